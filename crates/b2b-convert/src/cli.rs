@@ -1,0 +1,231 @@
+//! The command line: every command, option and environment variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Convert internal Entra ID users to B2B collaboration users: check every account
+/// first, convert the eligible ones at the speed Graph allows, survive crashes, and track
+/// who has accepted.
+#[derive(Debug, Parser)]
+#[command(name = "b2b-convert", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// More log output on stderr (-v info, -vv debug). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check every row of the input against the tenant and print one decision per row
+    /// (read-only).
+    Plan(PlanArgs),
+    /// Plan, confirm, then convert the eligible users; journaled, resumable.
+    Apply(ApplyArgs),
+    /// Show each user of the journal's latest run: decision, what was done, invitation state.
+    Status(StatusArgs),
+    /// Send a fresh invitation to users whose invitation is still pending.
+    Reinvite(ReinviteArgs),
+    /// Write a self-contained HTML report of the journal's latest run.
+    Report(ReportArgs),
+    /// Serve the offline Graph emulator on a tenant file.
+    Emulator(EmulatorArgs),
+    /// Show the whole job on the embedded demo tenant, with no Azure tenant needed.
+    Demo(DemoArgs),
+}
+
+/// How to reach Graph and authenticate.
+#[derive(Debug, Clone, Args)]
+pub struct ConnectionArgs {
+    /// The tenant (directory) id or a verified domain.
+    #[arg(long, env = "AZURE_TENANT_ID")]
+    pub tenant_id: Option<String>,
+    /// The application (client) id. Its secret is read from AZURE_CLIENT_SECRET only,
+    /// never from the command line (which other users can see in the process list).
+    #[arg(long, env = "AZURE_CLIENT_ID")]
+    pub client_id: Option<String>,
+    /// The national cloud: picks the Graph and login hosts.
+    #[arg(long, value_enum, default_value_t = CloudArg::Global)]
+    pub cloud: CloudArg,
+    /// Graph root URL override, e.g. http://127.0.0.1:8080 (plain http only for loopback).
+    #[arg(long, env = "B2B_GRAPH_URL")]
+    pub graph_url: Option<url::Url>,
+    /// Login (authority) root URL override.
+    #[arg(long, env = "AZURE_AUTHORITY_HOST")]
+    pub authority_url: Option<url::Url>,
+}
+
+/// The national clouds (graph-facts.md §7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CloudArg {
+    /// graph.microsoft.com / login.microsoftonline.com (also GCC).
+    Global,
+    /// GCC High: graph.microsoft.us / login.microsoftonline.us.
+    Usgov,
+    /// DoD: dod-graph.microsoft.us / login.microsoftonline.us.
+    #[value(name = "usgov-dod")]
+    UsgovDod,
+    /// 21Vianet: microsoftgraph.chinacloudapi.cn.
+    China,
+}
+
+/// Options shared by plan and apply.
+#[derive(Debug, Clone, Args)]
+pub struct PlanningArgs {
+    /// The CSV file: columns user, externalEmail; optional redirectUrl, sendEmail,
+    /// message, cc, language.
+    #[arg(long, short)]
+    pub input: PathBuf,
+    /// Convert users who hold directory roles instead of blocking them.
+    #[arg(long)]
+    pub allow_privileged: bool,
+    /// Revoke each user's sign-in sessions before converting.
+    #[arg(long)]
+    pub revoke_sessions: bool,
+    /// Redirect URL for rows without one (default: My Apps in this tenant).
+    #[arg(long)]
+    pub redirect_url: Option<String>,
+    /// Don't have Microsoft email the invitations (rows may still say sendEmail=true);
+    /// the redeem URLs are printed for you to deliver.
+    #[arg(long)]
+    pub no_email: bool,
+    /// Graph requests in flight at once while reading the tenant.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: u16,
+    /// Connection.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+/// `plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// What to plan.
+    #[command(flatten)]
+    pub planning: PlanningArgs,
+    /// Output format.
+    #[arg(long, short, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+/// `apply`.
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// What to plan and apply.
+    #[command(flatten)]
+    pub planning: PlanningArgs,
+    /// Don't ask for confirmation (required when stdin is not a terminal).
+    #[arg(long, short)]
+    pub yes: bool,
+    /// The run journal (SQLite, created with mode 0600).
+    #[arg(long, default_value = "b2b-convert.db")]
+    pub journal: PathBuf,
+    /// Start a new run even though the journal has unfinished work for another input.
+    #[arg(long)]
+    pub new_run: bool,
+    /// Output format of the results.
+    #[arg(long, short, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+/// `status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The run journal.
+    #[arg(long, default_value = "b2b-convert.db")]
+    pub journal: PathBuf,
+    /// Read externalUserState back from Graph first (batched) and record changes.
+    #[arg(long)]
+    pub refresh: bool,
+    /// Only users whose invitation has been pending longer than this (e.g. 7d, 36h).
+    #[arg(long, value_parser = crate::duration::parse_age)]
+    pub pending_older_than: Option<jiff::SignedDuration>,
+    /// Output format.
+    #[arg(long, short, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+    /// Connection (for --refresh).
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+/// `reinvite`.
+#[derive(Debug, Args)]
+pub struct ReinviteArgs {
+    /// The run journal.
+    #[arg(long, default_value = "b2b-convert.db")]
+    pub journal: PathBuf,
+    /// Re-invite users whose invitation has been pending longer than this (e.g. 7d).
+    #[arg(long, value_parser = crate::duration::parse_age)]
+    pub pending_older_than: jiff::SignedDuration,
+    /// Don't ask for confirmation.
+    #[arg(long, short)]
+    pub yes: bool,
+    /// Connection.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+/// `report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The run journal.
+    #[arg(long, default_value = "b2b-convert.db")]
+    pub journal: PathBuf,
+    /// Where to write the HTML page.
+    #[arg(long)]
+    pub html: PathBuf,
+}
+
+/// `emulator`.
+#[derive(Debug, Args)]
+pub struct EmulatorArgs {
+    /// Address to listen on (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// The tenant file (JSON); the embedded demo tenant when absent.
+    #[arg(long)]
+    pub tenant: Option<PathBuf>,
+    /// Serve HTTPS with a self-signed certificate written to DIR/ca.pem.
+    #[arg(long, value_name = "DIR")]
+    pub tls: Option<PathBuf>,
+    /// Latency added to every response, in milliseconds.
+    #[arg(long)]
+    pub latency_ms: Option<u64>,
+    /// Random extra latency up to this many milliseconds.
+    #[arg(long)]
+    pub jitter_ms: Option<u64>,
+    /// Share of requests (0.0–1.0) answered with 500/503/504 or a cut connection.
+    #[arg(long)]
+    pub fault_rate: Option<f64>,
+    /// After this many invitations, refuse all others as Microsoft's anti-abuse block does.
+    #[arg(long)]
+    pub block_invites_after: Option<u64>,
+    /// Turn off Graph's documented throttling limits.
+    #[arg(long)]
+    pub no_throttle: bool,
+}
+
+/// `demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Keep the demo emulator running afterwards (Ctrl-C stops it) to explore it.
+    #[arg(long)]
+    pub keep_running: bool,
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// A table for people.
+    Table,
+    /// JSON for scripts.
+    Json,
+    /// CSV for spreadsheets (cells a spreadsheet would run as formulas are neutralised).
+    Csv,
+}

@@ -1,0 +1,42 @@
+//! `emulator`: serve the offline Graph tenant until Ctrl-C.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use graph_emulator::simulation::SimulationOverrides;
+use graph_emulator::{EmulatorConfig, Tenant};
+
+use crate::cli::EmulatorArgs;
+use crate::output;
+
+/// Runs `emulator`.
+pub async fn run(args: EmulatorArgs) -> anyhow::Result<ExitCode> {
+    let tenant = match &args.tenant {
+        Some(path) => Tenant::from_path(path)?,
+        None => Tenant::demo(),
+    };
+    if let Some(rate) = args.fault_rate {
+        anyhow::ensure!((0.0..=1.0).contains(&rate), "--fault-rate must be between 0 and 1, not {rate}");
+    }
+    let config = EmulatorConfig {
+        listen: args.listen,
+        tls_dir: args.tls.clone(),
+        overrides: SimulationOverrides {
+            latency_ms: args.latency_ms,
+            jitter_ms: args.jitter_ms,
+            fault_rate: args.fault_rate,
+            block_invites_after: args.block_invites_after,
+            no_throttle: args.no_throttle,
+        },
+    };
+    let running = graph_emulator::start(tenant, config)
+        .await
+        .with_context(|| format!("cannot start the emulator on {}", args.listen))?;
+    output::write_line(format!("listening on {}", running.url().as_str().trim_end_matches('/')))?;
+    if let Some(ca) = running.ca_pem() {
+        eprintln!("CA certificate: {} (trust it, e.g. SSL_CERT_FILE={})", ca.display(), ca.display());
+    }
+    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    running.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}

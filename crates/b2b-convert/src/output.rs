@@ -1,0 +1,66 @@
+//! Writing results: tables for people, JSON for scripts, CSV for spreadsheets.
+
+use std::io::Write;
+
+use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
+
+/// A table sized to the terminal, with the given header.
+pub fn table(header: &[&str]) -> Table {
+    let mut table = Table::new();
+    table
+        .load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(header.to_vec());
+    table
+}
+
+/// A CSV cell a spreadsheet won't run: a value starting with `=`, `+`, `-`, `@`, a tab
+/// or a carriage return gets a leading `'` (OWASP's advice on CSV injection). Values
+/// come from the tenant and the input, which an attacker may control.
+pub fn csv_cell(value: &str) -> String {
+    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{value}")
+    } else {
+        value.to_owned()
+    }
+}
+
+/// Writes CSV rows (header first) to stdout, every cell neutralised.
+pub fn write_csv(header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> std::io::Result<()> {
+    let stdout = std::io::stdout();
+    let mut writer = csv::Writer::from_writer(stdout.lock());
+    writer.write_record(header)?;
+    for row in rows {
+        writer.write_record(row.iter().map(|c| csv_cell(c)))?;
+    }
+    writer.flush()
+}
+
+/// Writes pretty JSON and a newline to stdout.
+pub fn write_json(value: &impl serde::Serialize) -> std::io::Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    serde_json::to_writer_pretty(&mut out, value)?;
+    writeln!(out)
+}
+
+/// Writes a line to stdout.
+pub fn write_line(text: impl std::fmt::Display) -> std::io::Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    writeln!(out, "{text}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formulas_are_neutralised() {
+        assert_eq!(csv_cell("=HYPERLINK(\"http://x\")"), "'=HYPERLINK(\"http://x\")");
+        assert_eq!(csv_cell("+1"), "'+1");
+        assert_eq!(csv_cell("-2"), "'-2");
+        assert_eq!(csv_cell("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(csv_cell("adele@fabrikam.com"), "adele@fabrikam.com");
+    }
+}

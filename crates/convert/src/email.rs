@@ -1,0 +1,134 @@
+//! Email addresses as the invitation API accepts them.
+//!
+//! Graph refuses an `invitedUserEmailAddress` holding any of
+//! `~ ! # $ % ^ & * ( ) + = [ ] { } \ / | ; : " < > ? ,`; `.` and `-` are fine except at
+//! the start or end of the user name; `_` is allowed anywhere (graph-facts.md §1, from
+//! Microsoft's `resources/invitation.md`). Checking this before anything is sent turns a
+//! mid-run 400 into a plan-time `invalid_email` with the reason spelled out.
+
+/// Characters Graph refuses anywhere in an invited address.
+pub const FORBIDDEN: &[char] = &[
+    '~', '!', '#', '$', '%', '^', '&', '*', '(', ')', '+', '=', '[', ']', '{', '}', '\\', '/',
+    '|', ';', ':', '"', '<', '>', '?', ',',
+];
+
+/// Checks an address; the error says what is wrong in words an admin can act on.
+///
+/// ```
+/// use b2b_convert_core::email::check_address;
+/// assert!(check_address("adele@fabrikam.com").is_ok());
+/// assert!(check_address("o'brien@fabrikam.com").is_ok());
+/// assert!(check_address("adele+b2b@fabrikam.com").is_err());
+/// ```
+pub fn check_address(address: &str) -> Result<(), String> {
+    if address.chars().any(char::is_whitespace) {
+        return Err("contains white space".into());
+    }
+    if let Some(c) = address.chars().find(|c| FORBIDDEN.contains(c)) {
+        return Err(format!("contains `{c}`, which Graph does not accept in an invited address"));
+    }
+    if !address.is_ascii() {
+        return Err("contains non-ASCII characters, which Graph does not accept in mail".into());
+    }
+    let Some((local, domain)) = address.rsplit_once('@') else {
+        return Err("has no `@`".into());
+    };
+    if local.is_empty() {
+        return Err("has nothing before the `@`".into());
+    }
+    if local.contains('@') {
+        return Err("has more than one `@`".into());
+    }
+    if local.len() > 64 {
+        return Err("has a user name longer than 64 characters".into());
+    }
+    for edge in [local.chars().next(), local.chars().last()].into_iter().flatten() {
+        if edge == '.' || edge == '-' {
+            return Err(format!("the user name starts or ends with `{edge}`"));
+        }
+    }
+    if local.contains("..") {
+        return Err("the user name has two dots in a row".into());
+    }
+    check_domain(domain)
+}
+
+fn check_domain(domain: &str) -> Result<(), String> {
+    if domain.is_empty() {
+        return Err("has no domain after the `@`".into());
+    }
+    if domain.len() > 253 {
+        return Err("has a domain longer than 253 characters".into());
+    }
+    let labels: Vec<&str> = domain.split('.').collect();
+    if labels.len() < 2 {
+        return Err(format!("the domain `{domain}` has no dot"));
+    }
+    for label in &labels {
+        let ok = !label.is_empty()
+            && label.len() <= 63
+            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && !label.starts_with('-')
+            && !label.ends_with('-');
+        if !ok {
+            return Err(format!("the domain `{domain}` is not a valid host name"));
+        }
+    }
+    Ok(())
+}
+
+/// The domain part of an address, lower-cased (`None` without an `@`).
+pub fn domain_of(address: &str) -> Option<String> {
+    address
+        .rsplit_once('@')
+        .map(|(_, domain)| domain.to_ascii_lowercase())
+}
+
+/// Graph compares directory addresses without regard to case.
+pub fn same_address(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_ordinary_addresses() {
+        for ok in [
+            "a@b.co",
+            "first.last@fabrikam.com",
+            "first_last@sub.fabrikam.co.uk",
+            "o'brien@fabrikam.com",
+            "x-y@fabrikam-partners.com",
+        ] {
+            assert_eq!(check_address(ok), Ok(()), "{ok}");
+        }
+    }
+
+    #[test]
+    fn refuses_what_graph_refuses() {
+        for (bad, why) in [
+            ("adele+x@fabrikam.com", "`+`"),
+            ("a,b@fabrikam.com", "`,`"),
+            ("miriam graham@proseware", "white space"),
+            ("nobody", "no `@`"),
+            ("@fabrikam.com", "nothing before"),
+            (".adele@fabrikam.com", "starts or ends with `.`"),
+            ("adele-@fabrikam.com", "starts or ends with `-`"),
+            ("adele@fabrikam", "no dot"),
+            ("adele@fab_rikam.com", "not a valid host name"),
+            ("adèle@fabrikam.com", "non-ASCII"),
+            ("a@b@c.com", "more than one"),
+        ] {
+            let err = check_address(bad).unwrap_err();
+            assert!(err.contains(why), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn domains_compare_lowercase() {
+        assert_eq!(domain_of("A@Contoso.COM").as_deref(), Some("contoso.com"));
+        assert!(same_address("A@Contoso.com", "a@contoso.COM"));
+    }
+}

@@ -1,0 +1,358 @@
+//! The live directory: the tenant's objects as the emulator changes them, plus what the
+//! emulator records for tests (invitations, outgoing messages, redeem tokens).
+//!
+//! Users, groups and contacts are kept as Graph-shaped JSON objects (`serde_json::Map`), so
+//! any property of Graph's schema survives a round trip; indexes by id and UPN keep lookups
+//! cheap for 100,000-user tenants.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use crate::tenant::{DirectoryRole, Tenant};
+
+/// One `POST /invitations` the directory accepted.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InvitationRecord {
+    /// Invitation id.
+    pub id: String,
+    /// The invited (or converted) user.
+    pub user_id: String,
+    /// The address invited.
+    pub invited_user_email_address: String,
+    /// `{root}redeem/{token}`.
+    pub invite_redeem_url: String,
+    /// `PendingAcceptance`, `Completed` or `Superseded` (a later invitation replaced it).
+    pub status: String,
+    /// Whether Graph would have sent the invitation email.
+    pub send_invitation_message: bool,
+    /// Whether redemption was reset.
+    pub reset_redemption: bool,
+    /// When it was made.
+    pub created_date_time: String,
+    #[serde(skip)]
+    pub(crate) token: String,
+}
+
+/// One invitation email the emulator "sent".
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageRecord {
+    /// Recipient.
+    pub to: String,
+    /// The (at most one) cc recipient.
+    pub cc: Vec<String>,
+    /// Message language.
+    pub language: String,
+    /// The text of the email.
+    pub body: String,
+    /// The invited user.
+    pub user_id: String,
+    /// The link in the email.
+    pub invite_redeem_url: String,
+    /// When it was sent.
+    pub sent_date_time: String,
+}
+
+/// The mutable tenant.
+#[derive(Debug)]
+pub struct Directory {
+    /// Tenant id.
+    pub tenant_id: String,
+    /// Verified domains, lower case.
+    pub verified_domains: Vec<String>,
+    /// The initial `*.onmicrosoft.com` domain.
+    pub initial_domain: String,
+    /// Users in creation order (the order Graph lists them in here).
+    pub users: Vec<Map<String, Value>>,
+    /// Groups.
+    pub groups: Vec<Map<String, Value>>,
+    /// Organizational contacts.
+    pub org_contacts: Vec<Map<String, Value>>,
+    /// Activated directory roles.
+    pub roles: Vec<DirectoryRole>,
+    /// Invitations, oldest first.
+    pub invitations: Vec<InvitationRecord>,
+    /// Invitation emails, oldest first.
+    pub messages: Vec<MessageRecord>,
+    /// Successful invitation requests so far (for `blockInvitesAfter`).
+    pub accepted_invitations: u64,
+    by_id: HashMap<String, usize>,
+    by_upn: HashMap<String, usize>,
+}
+
+/// The current time in Graph's format (`2024-05-01T10:00:00Z`).
+pub fn now() -> String {
+    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+impl Directory {
+    /// A fresh directory from a tenant file.
+    pub fn new(tenant: &Tenant) -> Self {
+        let mut dir = Directory {
+            tenant_id: tenant.tenant_id.clone(),
+            verified_domains: tenant
+                .verified_domains
+                .iter()
+                .map(|d| d.to_lowercase())
+                .collect(),
+            initial_domain: tenant.initial_domain().to_lowercase(),
+            users: tenant.users.clone(),
+            groups: tenant.groups.clone(),
+            org_contacts: tenant.org_contacts.clone(),
+            roles: tenant.directory_roles.clone(),
+            invitations: Vec::new(),
+            messages: Vec::new(),
+            accepted_invitations: 0,
+            by_id: HashMap::new(),
+            by_upn: HashMap::new(),
+        };
+        dir.reindex();
+        dir
+    }
+
+    fn reindex(&mut self) {
+        self.by_id.clear();
+        self.by_upn.clear();
+        for (i, u) in self.users.iter().enumerate() {
+            if let Some(id) = text(u, "id") {
+                self.by_id.insert(id.to_lowercase(), i);
+            }
+            if let Some(upn) = text(u, "userPrincipalName") {
+                self.by_upn.insert(upn.to_lowercase(), i);
+            }
+        }
+    }
+
+    /// Index of the user with this object id or userPrincipalName (case-insensitive).
+    pub fn find_user(&self, key: &str) -> Option<usize> {
+        let key = key.to_lowercase();
+        self.by_id
+            .get(&key)
+            .or_else(|| self.by_upn.get(&key))
+            .copied()
+    }
+
+    /// Adds a user (a new guest) and indexes it.
+    pub fn add_user(&mut self, user: Map<String, Value>) -> usize {
+        let index = self.users.len();
+        if let Some(id) = text(&user, "id") {
+            self.by_id.insert(id.to_lowercase(), index);
+        }
+        if let Some(upn) = text(&user, "userPrincipalName") {
+            self.by_upn.insert(upn.to_lowercase(), index);
+        }
+        self.users.push(user);
+        index
+    }
+
+    /// Whether `domain` (any case) is one of the tenant's verified domains.
+    pub fn is_verified_domain(&self, domain: &str) -> bool {
+        let domain = domain.to_lowercase();
+        self.verified_domains.iter().any(|d| *d == domain)
+    }
+
+    /// The directory roles a user holds.
+    pub fn roles_of(&self, user_id: &str) -> Vec<&DirectoryRole> {
+        self.roles
+            .iter()
+            .filter(|r| r.members.iter().any(|m| m.eq_ignore_ascii_case(user_id)))
+            .collect()
+    }
+
+    /// The first object other than `except_id` that already uses `address` as its mail, a
+    /// proxy address, a userPrincipalName or an otherMails entry: `(object id, property)`.
+    pub fn address_owner(&self, address: &str, except_id: &str) -> Option<(String, &'static str)> {
+        let address = address.to_lowercase();
+        let objects = self
+            .users
+            .iter()
+            .chain(self.groups.iter())
+            .chain(self.org_contacts.iter());
+        for object in objects {
+            let id = text(object, "id").unwrap_or_default();
+            if id.eq_ignore_ascii_case(except_id) {
+                continue;
+            }
+            if let Some(property) = uses_address(object, &address) {
+                return Some((id.to_owned(), property));
+            }
+        }
+        None
+    }
+
+    /// The full admin document (`GET /_emulator/state`), without the request log.
+    pub fn state(&self) -> Value {
+        let roles: Vec<Value> = self
+            .roles
+            .iter()
+            .map(|r| {
+                json!({
+                    "id": r.id, "displayName": r.display_name,
+                    "roleTemplateId": r.role_template_id, "description": r.description,
+                    "members": r.members,
+                })
+            })
+            .collect();
+        json!({
+            "tenantId": self.tenant_id,
+            "users": self.users,
+            "groups": self.groups,
+            "orgContacts": self.org_contacts,
+            "directoryRoles": roles,
+            "invitations": self.invitations,
+            "messages": self.messages,
+        })
+    }
+}
+
+/// Which address-bearing property of `object` equals `address` (already lower case).
+fn uses_address(object: &Map<String, Value>, address: &str) -> Option<&'static str> {
+    let eq = |v: &str| v.to_lowercase() == address;
+    if text(object, "mail").is_some_and(eq) {
+        return Some("mail");
+    }
+    if strings(object, "proxyAddresses").any(|p| eq(strip_smtp(p))) {
+        return Some("proxyAddresses");
+    }
+    if text(object, "userPrincipalName").is_some_and(eq) {
+        return Some("userPrincipalName");
+    }
+    if strings(object, "otherMails").any(eq) {
+        return Some("otherMails");
+    }
+    None
+}
+
+/// A string property of a JSON object.
+pub fn text<'a>(object: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+    object.get(key).and_then(Value::as_str)
+}
+
+/// The string elements of an array property (none when absent).
+pub fn strings<'a>(object: &'a Map<String, Value>, key: &str) -> impl Iterator<Item = &'a str> {
+    object
+        .get(key)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+}
+
+/// A proxy address without its `smtp:`/`SMTP:` prefix.
+pub fn strip_smtp(address: &str) -> &str {
+    match address.get(..5) {
+        Some(prefix) if prefix.eq_ignore_ascii_case("smtp:") => &address[5..],
+        _ => address,
+    }
+}
+
+/// Whether the user has an Exchange mailbox: an enabled `exchange` assigned plan.
+pub fn has_mailbox(user: &Map<String, Value>) -> bool {
+    user.get("assignedPlans")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_object)
+        .any(|p| {
+            text(p, "service").is_some_and(|s| s.eq_ignore_ascii_case("exchange"))
+                && text(p, "capabilityStatus") == Some("Enabled")
+        })
+}
+
+/// The domain part of an address, if it has one.
+pub fn domain_of(address: &str) -> Option<&str> {
+    address.rsplit_once('@').map(|(_, d)| d)
+}
+
+/// proxyAddresses after `mail` changes to `new_mail`, the way Graph rewrites them: the new
+/// address becomes the primary `SMTP:` entry (an existing alias of it is folded in), the old
+/// primary is demoted to an `smtp:` alias, and with an Exchange mailbox every SMTP address
+/// outside the verified domains is silently dropped.
+pub fn rewrite_proxy_addresses(
+    current: &[String],
+    new_mail: &str,
+    verified_domains: &[String],
+    has_mailbox: bool,
+) -> Vec<String> {
+    let new_lower = new_mail.to_lowercase();
+    let mut out = vec![format!("SMTP:{new_mail}")];
+    for p in current {
+        let bare = strip_smtp(p);
+        let is_smtp = bare.len() != p.len();
+        if bare.to_lowercase() == new_lower {
+            continue;
+        }
+        let entry = if is_smtp { format!("smtp:{bare}") } else { p.clone() };
+        if out.iter().any(|o| o.eq_ignore_ascii_case(&entry)) {
+            continue;
+        }
+        out.push(entry);
+    }
+    if has_mailbox {
+        out.retain(|p| {
+            let bare = strip_smtp(p);
+            bare.len() == p.len()
+                || domain_of(bare).is_some_and(|d| {
+                    verified_domains.iter().any(|v| v.eq_ignore_ascii_case(d))
+                })
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn new_mail_becomes_primary_and_old_primary_is_demoted() {
+        let out = rewrite_proxy_addresses(
+            &s(&["SMTP:a@contoso.com", "smtp:b@contoso.com", "X500:/o=x"]),
+            "p@fabrikam.com",
+            &s(&["contoso.com"]),
+            false,
+        );
+        assert_eq!(
+            out,
+            s(&["SMTP:p@fabrikam.com", "smtp:a@contoso.com", "smtp:b@contoso.com", "X500:/o=x"])
+        );
+    }
+
+    #[test]
+    fn an_alias_promoted_to_primary_is_not_duplicated() {
+        let out = rewrite_proxy_addresses(
+            &s(&["SMTP:a@contoso.com", "smtp:B@contoso.com"]),
+            "b@contoso.com",
+            &s(&["contoso.com"]),
+            false,
+        );
+        assert_eq!(out, s(&["SMTP:b@contoso.com", "smtp:a@contoso.com"]));
+    }
+
+    #[test]
+    fn a_mailbox_drops_unverified_addresses_silently() {
+        let out = rewrite_proxy_addresses(
+            &s(&["SMTP:a@contoso.com", "smtp:old@fabrikam.com"]),
+            "n@contoso.com",
+            &s(&["contoso.onmicrosoft.com", "contoso.com"]),
+            true,
+        );
+        assert_eq!(out, s(&["SMTP:n@contoso.com", "smtp:a@contoso.com"]));
+        let out = rewrite_proxy_addresses(&s(&[]), "x@fabrikam.com", &s(&["contoso.com"]), true);
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn strips_smtp_prefix_in_any_case() {
+        assert_eq!(strip_smtp("SMTP:a@b"), "a@b");
+        assert_eq!(strip_smtp("smtp:a@b"), "a@b");
+        assert_eq!(strip_smtp("x500:a"), "x500:a");
+    }
+}

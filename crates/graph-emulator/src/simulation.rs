@@ -1,0 +1,440 @@
+//! Bad-network simulation: latency, jitter, server faults, cut connections and an
+//! invitation cut-off, so the tool's retry and resume paths run against something.
+//!
+//! Everything is off by default. The tenant file's `simulation` section sets it
+//! ([`Simulation`]); command-line flags override that section ([`SimulationOverrides`]).
+//! [`simulate`] is an axum middleware meant to sit outside every other layer.
+//!
+//! Choices where Microsoft documents nothing (the stricter one, so the tool is tested
+//! against the worse case):
+//! - **Which requests:** every request, the token endpoint included, except the emulator's
+//!   own `/_emulator/...` admin routes (tests read state there and must not be disturbed).
+//! - **Faults are drawn uniformly** among 500 `generalException`, 503 `serviceNotAvailable`,
+//!   504 `timeout` and a cut connection. Half of the 5xx answers carry a fractional
+//!   `Retry-After` (0.500 to 3.000 s); the other half carry none, so clients need their own
+//!   backoff too.
+//! - **500 and 503 are answered before the request reaches the directory** (nothing
+//!   happened). **504 and cut connections are decided after the directory has processed
+//!   the request**: the write took effect but the client never learns it. A tool that
+//!   blindly repeats a non-idempotent call sees the consequence (e.g. the second
+//!   invitation, the already-changed mail).
+//! - **Cut connection:** the response head is sent with a streamed body that fails after a
+//!   few bytes, so hyper aborts the connection and the client sees a broken transfer.
+//! - **`blockInvitesAfter: N`:** the first N `POST .../invitations` that reach the
+//!   directory go through; every later one gets 400 `BadRequest` with the text Microsoft's
+//!   troubleshooting guide quotes for a blocked invitation. Attempts count, not successes
+//!   (an invitation refused for another reason still uses up the budget).
+//! - **Reproducible:** with `seed`, every request draws the same number of values from one
+//!   seeded generator, so the same sequence of requests gets the same delays and faults.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{GraphError, RequestIds};
+
+/// The tenant file's `simulation` section. Every field is optional; the defaults simulate
+/// nothing except Graph's throttling, which is on unless `throttle` is `false`.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Simulation {
+    /// Fixed delay added before every response, in milliseconds.
+    pub latency_ms: u64,
+    /// Upper bound of a uniform random extra delay, in milliseconds.
+    pub jitter_ms: u64,
+    /// Share of requests (0.0 to 1.0) answered with a 5xx or a cut connection.
+    pub fault_rate: f64,
+    /// After this many invitation requests, refuse every further invitation.
+    pub block_invites_after: Option<u64>,
+    /// Whether Graph's throttling limits apply (default `true`).
+    pub throttle: bool,
+    /// Seed for the random generator, for reproducible runs.
+    pub seed: Option<u64>,
+}
+
+impl Default for Simulation {
+    fn default() -> Self {
+        Self {
+            latency_ms: 0,
+            jitter_ms: 0,
+            fault_rate: 0.0,
+            block_invites_after: None,
+            throttle: true,
+            seed: None,
+        }
+    }
+}
+
+/// Command-line overrides of [`Simulation`]; `None` keeps the tenant file's value.
+#[derive(Default, Clone, Debug)]
+pub struct SimulationOverrides {
+    /// `--latency-ms`.
+    pub latency_ms: Option<u64>,
+    /// `--jitter-ms`.
+    pub jitter_ms: Option<u64>,
+    /// `--fault-rate`.
+    pub fault_rate: Option<f64>,
+    /// `--block-invites-after`.
+    pub block_invites_after: Option<u64>,
+    /// `--no-throttle`: turns throttling off whatever the tenant file says.
+    pub no_throttle: bool,
+}
+
+impl Simulation {
+    /// The tenant file's settings with the command-line flags laid over them.
+    pub fn with_overrides(mut self, overrides: &SimulationOverrides) -> Self {
+        if let Some(v) = overrides.latency_ms {
+            self.latency_ms = v;
+        }
+        if let Some(v) = overrides.jitter_ms {
+            self.jitter_ms = v;
+        }
+        if let Some(v) = overrides.fault_rate {
+            self.fault_rate = v;
+        }
+        if let Some(v) = overrides.block_invites_after {
+            self.block_invites_after = Some(v);
+        }
+        if overrides.no_throttle {
+            self.throttle = false;
+        }
+        self
+    }
+
+    /// Checks the values a tenant file or flag can get wrong (`faultRate` outside 0..=1).
+    pub fn validate(&self) -> Result<(), String> {
+        if !(0.0..=1.0).contains(&self.fault_rate) {
+            return Err(format!(
+                "simulation.faultRate must be between 0 and 1, got {}",
+                self.fault_rate
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// What [`simulate`] does to one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// 500 `generalException`, before the request is processed.
+    InternalError,
+    /// 503 `serviceNotAvailable`, before the request is processed.
+    ServiceUnavailable,
+    /// 504 `timeout`, after the request was processed.
+    GatewayTimeout,
+    /// The connection breaks mid-response, after the request was processed.
+    CutConnection,
+}
+
+/// One request's draw: the delay, the fault (if any) and the `Retry-After` for a 5xx.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// Latency plus jitter.
+    pub delay: Duration,
+    /// The fault to inject, if any.
+    pub fault: Option<Fault>,
+    /// Fractional seconds for a 5xx's `Retry-After`, when it gets one.
+    pub retry_after: Option<f64>,
+}
+
+/// The running simulation: settings, the seeded generator and the invitation counter.
+pub struct SimulationState {
+    config: Simulation,
+    rng: Mutex<fastrand::Rng>,
+    invitations: AtomicU64,
+}
+
+impl SimulationState {
+    /// Starts a simulation; a `faultRate` outside 0..=1 is clamped.
+    pub fn new(config: &Simulation) -> Self {
+        let mut config = config.clone();
+        config.fault_rate = if config.fault_rate.is_nan() {
+            0.0
+        } else {
+            config.fault_rate.clamp(0.0, 1.0)
+        };
+        let rng = match config.seed {
+            Some(seed) => fastrand::Rng::with_seed(seed),
+            None => fastrand::Rng::new(),
+        };
+        Self {
+            config,
+            rng: Mutex::new(rng),
+            invitations: AtomicU64::new(0),
+        }
+    }
+
+    /// The settings in force.
+    pub fn config(&self) -> &Simulation {
+        &self.config
+    }
+
+    /// Draws the next request's plan. Always draws four values, whatever the settings,
+    /// so a seeded run stays reproducible when only one setting changes.
+    pub fn plan(&self) -> Plan {
+        let (jitter, fault_draw, kind_draw, retry_draw) = {
+            // A poisoned lock only means another request panicked mid-draw; the
+            // generator state is still usable.
+            let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
+            (
+                rng.u64(0..=self.config.jitter_ms),
+                rng.f64(),
+                rng.u8(0..4),
+                rng.f64(),
+            )
+        };
+        let delay = Duration::from_millis(self.config.latency_ms.saturating_add(jitter));
+        let fault = (fault_draw < self.config.fault_rate).then_some(match kind_draw {
+            0 => Fault::InternalError,
+            1 => Fault::ServiceUnavailable,
+            2 => Fault::GatewayTimeout,
+            _ => Fault::CutConnection,
+        });
+        // Half of the 5xx answers carry a Retry-After between 0.5 and 3 s.
+        let retry_after = match fault {
+            Some(Fault::CutConnection) | None => None,
+            Some(_) if retry_draw < 0.5 => Some(0.5 + retry_draw * 5.0),
+            Some(_) => None,
+        };
+        Plan {
+            delay,
+            fault,
+            retry_after,
+        }
+    }
+
+    /// Counts one invitation attempt; `false` when the tenant's budget is used up.
+    fn admit_invitation(&self) -> bool {
+        match self.config.block_invites_after {
+            None => true,
+            Some(limit) => self.invitations.fetch_add(1, Ordering::SeqCst) < limit,
+        }
+    }
+}
+
+fn is_admin_path(path: &str) -> bool {
+    path.starts_with("/_emulator")
+}
+
+fn is_invitation_post(method: &Method, path: &str) -> bool {
+    method == Method::POST && path.trim_end_matches('/').ends_with("/invitations")
+}
+
+fn fault_error(fault: Fault, retry_after: Option<f64>) -> GraphError {
+    let error = match fault {
+        Fault::InternalError => GraphError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "generalException",
+            "An unspecified error has occurred.",
+        ),
+        Fault::ServiceUnavailable => GraphError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "serviceNotAvailable",
+            "The service is temporarily unavailable. Retry the request after a delay.",
+        ),
+        Fault::GatewayTimeout | Fault::CutConnection => GraphError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "timeout",
+            "The operation timed out before it could be completed.",
+        ),
+    };
+    match retry_after {
+        Some(seconds) => error.with_header("retry-after", &format!("{seconds:.3}")),
+        None => error,
+    }
+}
+
+/// Keeps the head of `response` but replaces its body with a stream that breaks after a
+/// few bytes; hyper then aborts the connection instead of finishing the message.
+async fn cut(response: Response) -> Response {
+    let (mut parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default();
+    let mut prefix = bytes.slice(..bytes.len().min(8));
+    if prefix.is_empty() {
+        prefix = Bytes::from_static(b"{\"");
+    }
+    // A 204 or 304 can't carry a body, and the point is a body that never completes.
+    if parts.status == StatusCode::NO_CONTENT || parts.status == StatusCode::NOT_MODIFIED {
+        parts.status = StatusCode::OK;
+        parts.headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+    }
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
+        Ok(prefix),
+        Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "simulated connection cut",
+        )),
+    ];
+    Response::from_parts(parts, Body::from_stream(futures::stream::iter(chunks)))
+}
+
+/// Middleware: delays the response, injects the planned fault and enforces
+/// `blockInvitesAfter`. Put it outside the gate and the routes.
+pub async fn simulate(
+    State(state): State<Arc<SimulationState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path().to_owned();
+    if is_admin_path(&path) {
+        return next.run(request).await;
+    }
+    let plan = state.plan();
+    if !plan.delay.is_zero() {
+        tokio::time::sleep(plan.delay).await;
+    }
+    let ids = request
+        .extensions()
+        .get::<RequestIds>()
+        .cloned()
+        .unwrap_or_else(|| RequestIds::from_headers(request.headers()));
+
+    match plan.fault {
+        Some(fault @ (Fault::InternalError | Fault::ServiceUnavailable)) => {
+            return fault_error(fault, plan.retry_after).into_response_with(&ids);
+        }
+        _ => {}
+    }
+
+    if is_invitation_post(request.method(), &path) && !state.admit_invitation() {
+        return GraphError::new(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "This invitation is blocked by cross-tenant access settings. Admins in both your \
+             organization and the invited user's organization must configure cross-tenant \
+             access settings to allow the invitation.",
+        )
+        .into_response_with(&ids);
+    }
+
+    let response = next.run(request).await;
+    match plan.fault {
+        Some(Fault::GatewayTimeout) => {
+            fault_error(Fault::GatewayTimeout, plan.retry_after).into_response_with(&ids)
+        }
+        Some(Fault::CutConnection) => cut(response).await,
+        _ => response,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_throttle_on_everything_else_off() {
+        let s: Simulation = serde_json::from_str("{}").unwrap();
+        assert_eq!(s, Simulation::default());
+        assert!(s.throttle);
+        assert_eq!(s.latency_ms, 0);
+        assert_eq!(s.fault_rate, 0.0);
+        assert!(
+            serde_json::from_str::<Simulation>(r#"{"latencyMS":1}"#).is_err(),
+            "unknown fields are refused"
+        );
+    }
+
+    #[test]
+    fn flags_override_the_tenant_file() {
+        let file: Simulation = serde_json::from_str(
+            r#"{"latencyMs":10,"jitterMs":5,"faultRate":0.1,"blockInvitesAfter":3,"seed":7}"#,
+        )
+        .unwrap();
+        let merged = file.clone().with_overrides(&SimulationOverrides {
+            latency_ms: Some(50),
+            fault_rate: Some(0.0),
+            no_throttle: true,
+            ..Default::default()
+        });
+        assert_eq!(merged.latency_ms, 50);
+        assert_eq!(merged.jitter_ms, 5, "unset flag keeps the file's value");
+        assert_eq!(merged.fault_rate, 0.0);
+        assert_eq!(merged.block_invites_after, Some(3));
+        assert!(!merged.throttle);
+        assert_eq!(merged.seed, Some(7));
+        assert_eq!(
+            file.clone().with_overrides(&SimulationOverrides::default()),
+            file
+        );
+    }
+
+    #[test]
+    fn validate_refuses_bad_fault_rate() {
+        let s = Simulation {
+            fault_rate: 1.5,
+            ..Default::default()
+        };
+        assert!(s.validate().is_err());
+        assert!(Simulation::default().validate().is_ok());
+    }
+
+    #[test]
+    fn seeded_plans_repeat_and_respect_bounds() {
+        let config = Simulation {
+            latency_ms: 100,
+            jitter_ms: 50,
+            fault_rate: 0.5,
+            seed: Some(42),
+            ..Default::default()
+        };
+        let a = SimulationState::new(&config);
+        let b = SimulationState::new(&config);
+        let plans_a: Vec<Plan> = (0..200).map(|_| a.plan()).collect();
+        let plans_b: Vec<Plan> = (0..200).map(|_| b.plan()).collect();
+        assert_eq!(plans_a, plans_b);
+        let faults = plans_a.iter().filter(|p| p.fault.is_some()).count();
+        assert!((60..140).contains(&faults), "about half faulted: {faults}");
+        for kind in [
+            Fault::InternalError,
+            Fault::ServiceUnavailable,
+            Fault::GatewayTimeout,
+            Fault::CutConnection,
+        ] {
+            assert!(plans_a.iter().any(|p| p.fault == Some(kind)), "{kind:?}");
+        }
+        assert!(plans_a.iter().any(|p| p.retry_after.is_some()));
+        assert!(
+            plans_a
+                .iter()
+                .any(|p| p.fault.is_some() && p.fault != Some(Fault::CutConnection)
+                    && p.retry_after.is_none())
+        );
+        for p in &plans_a {
+            assert!(p.delay >= Duration::from_millis(100) && p.delay <= Duration::from_millis(150));
+            if let Some(r) = p.retry_after {
+                assert!((0.5..=3.0).contains(&r));
+            }
+        }
+    }
+
+    #[test]
+    fn no_faults_when_rate_is_zero() {
+        let s = SimulationState::new(&Simulation::default());
+        assert!((0..1000).all(|_| s.plan().fault.is_none()));
+    }
+
+    #[test]
+    fn invitation_budget() {
+        let s = SimulationState::new(&Simulation {
+            block_invites_after: Some(2),
+            ..Default::default()
+        });
+        assert!(s.admit_invitation());
+        assert!(s.admit_invitation());
+        assert!(!s.admit_invitation());
+        assert!(is_invitation_post(&Method::POST, "/v1.0/invitations"));
+        assert!(!is_invitation_post(&Method::GET, "/v1.0/invitations"));
+        assert!(!is_invitation_post(&Method::POST, "/v1.0/users"));
+    }
+}

@@ -1,0 +1,465 @@
+//! [`GraphClient`]: construction, options, and the one generic request
+//! pipeline every resource method goes through (auth, `client-request-id`,
+//! throttle gates, pacing, retries, error mapping, paging).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use reqwest::Method;
+use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
+use secrecy::ExposeSecret;
+use serde::de::DeserializeOwned;
+use tracing::Instrument;
+use url::Url;
+
+use crate::auth::TokenSource;
+use crate::cloud::Endpoints;
+use crate::error::{GraphError, parse_error_body, snippet};
+use crate::odata::set_query;
+use crate::pacing::Pacer;
+use crate::retry::{self, Failure, Idempotency, RetryPolicy, parse_retry_after, should_retry};
+use crate::throttle::{ThrottleGates, ThrottleScope};
+
+/// Knobs for a [`GraphClient`].
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Retry policy for 429 / 503 / 504 / transport failures.
+    pub retry: RetryPolicy,
+    /// Per-request timeout (`Duration::ZERO` disables it, e.g. for
+    /// paused-time tests where a pending timer would fire during real I/O).
+    pub timeout: Duration,
+    /// `User-Agent` header.
+    pub user_agent: String,
+    /// Invitation requests allowed in any sliding `invitation_window`
+    /// (Graph's tenant-wide limit is 150 per 5 s).
+    pub invitations_per_window: u32,
+    /// Length of the invitation pacing window.
+    pub invitation_window: Duration,
+    /// Seed for retry jitter; `None` picks a random one.
+    pub seed: Option<u64>,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            retry: RetryPolicy::default(),
+            timeout: Duration::from_secs(60),
+            user_agent: format!("b2b-convert/{}", env!("CARGO_PKG_VERSION")),
+            invitations_per_window: 150,
+            invitation_window: Duration::from_secs(5),
+            seed: None,
+        }
+    }
+}
+
+/// A Microsoft Graph v1.0 client. Cheap to clone: clones share the HTTP
+/// connection pool, token source, throttle gates and invitation pacer.
+#[derive(Clone)]
+pub struct GraphClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    endpoints: Endpoints,
+    api_base: Url,
+    http: reqwest::Client,
+    tokens: Arc<dyn TokenSource>,
+    options: ClientOptions,
+    gates: ThrottleGates,
+    pacer: Pacer,
+    seed: u64,
+    calls: AtomicU64,
+}
+
+impl std::fmt::Debug for GraphClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GraphClient")
+            .field("graph_root", &self.inner.endpoints.graph_root().as_str())
+            .field("options", &self.inner.options)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One logical request as the pipeline sees it.
+pub(crate) struct Call {
+    pub method: Method,
+    pub url: Url,
+    /// Send `ConsistencyLevel: eventual`.
+    pub eventual: bool,
+    /// JSON body bytes.
+    pub body: Option<Vec<u8>>,
+    pub idempotency: Idempotency,
+    pub scope: ThrottleScope,
+    /// Invitation pacer slots each attempt consumes.
+    pub paced: u32,
+    /// Non-2xx statuses whose body the caller handles itself.
+    pub accept: &'static [u16],
+}
+
+impl Call {
+    pub(crate) fn get(url: Url) -> Self {
+        Call {
+            method: Method::GET,
+            url,
+            eventual: false,
+            body: None,
+            idempotency: Idempotency::Idempotent,
+            scope: ThrottleScope::Directory,
+            paced: 0,
+            accept: &[],
+        }
+    }
+}
+
+/// A response the pipeline accepted.
+pub(crate) struct Response {
+    pub status: u16,
+    pub request_id: Option<String>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub(crate) fn json<T: DeserializeOwned>(&self) -> Result<T, GraphError> {
+        serde_json::from_slice(&self.body).map_err(|e| GraphError::Decode {
+            message: format!("{e}; body starts: {}", snippet(&self.body)),
+            request_id: self.request_id.clone(),
+        })
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Page<T> {
+    #[serde(default = "Vec::new")]
+    value: Vec<T>,
+    #[serde(rename = "@odata.nextLink", default)]
+    next_link: Option<String>,
+}
+
+impl GraphClient {
+    /// Build a client. Fails if the options are unusable or the HTTP client
+    /// cannot be built (e.g. no TLS roots).
+    pub fn new(
+        endpoints: Endpoints,
+        tokens: Arc<dyn TokenSource>,
+        options: ClientOptions,
+    ) -> Result<GraphClient, GraphError> {
+        if options.invitations_per_window == 0 || options.invitation_window.is_zero() {
+            return Err(GraphError::InvalidRequest(
+                "invitation pacing needs at least 1 request per non-zero window".into(),
+            ));
+        }
+        if options.retry.max_attempts == 0 {
+            return Err(GraphError::InvalidRequest(
+                "retry.max_attempts must be at least 1".into(),
+            ));
+        }
+        let mut builder = reqwest::Client::builder()
+            .user_agent(options.user_agent.clone())
+            // Graph never redirects API calls; refusing redirects keeps the
+            // bearer token from following a Location header anywhere.
+            .redirect(reqwest::redirect::Policy::none());
+        if !options.timeout.is_zero() {
+            builder = builder.timeout(options.timeout);
+        }
+        if endpoints.is_loopback() {
+            // An emulator on 127.0.0.1 must not be routed through HTTP(S)_PROXY.
+            builder = builder.no_proxy();
+        }
+        let http = builder
+            .build()
+            .map_err(|e| GraphError::InvalidEndpoint(format!("building HTTP client: {e}")))?;
+        let seed = options.seed.unwrap_or_else(|| {
+            let (a, b) = uuid::Uuid::new_v4().as_u64_pair();
+            a ^ b
+        });
+        Ok(GraphClient {
+            inner: Arc::new(Inner {
+                api_base: endpoints.api_base(),
+                endpoints,
+                http,
+                tokens,
+                pacer: Pacer::new(options.invitations_per_window, options.invitation_window),
+                options,
+                gates: ThrottleGates::default(),
+                seed,
+                calls: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    /// The endpoints this client talks to.
+    pub fn endpoints(&self) -> &Endpoints {
+        &self.inner.endpoints
+    }
+
+    /// The options this client was built with.
+    pub fn options(&self) -> &ClientOptions {
+        &self.inner.options
+    }
+
+    /// `{graph_root}v1.0/{segments…}`, each segment percent-encoded (so a
+    /// UPN holding `#`, `/` or `?` stays one segment).
+    pub(crate) fn url(&self, segments: &[&str]) -> Url {
+        let mut url = self.inner.api_base.clone();
+        if let Ok(mut segs) = url.path_segments_mut() {
+            segs.pop_if_empty().extend(segments);
+        }
+        url
+    }
+
+    /// `url` with a query built from `pairs`.
+    pub(crate) fn url_with_query(&self, segments: &[&str], pairs: &[(&str, String)]) -> Url {
+        let mut url = self.url(segments);
+        set_query(&mut url, pairs);
+        url
+    }
+
+    /// Retry the jitter of call number `n` would use (see
+    /// [`retry::jitter_seed`]).
+    fn next_call_seed(&self) -> u64 {
+        let n = self.inner.calls.fetch_add(1, Ordering::Relaxed);
+        retry::jitter_seed(self.inner.seed, n)
+    }
+
+    pub(crate) fn retry_policy(&self) -> &RetryPolicy {
+        &self.inner.options.retry
+    }
+
+    pub(crate) fn gates(&self) -> &ThrottleGates {
+        &self.inner.gates
+    }
+
+    /// Run one logical request through auth, gates, pacing and retries.
+    pub(crate) async fn execute(&self, call: Call) -> Result<Response, GraphError> {
+        let client_request_id = uuid::Uuid::new_v4().to_string();
+        let path = call.url.path().to_string();
+        let span = tracing::info_span!(
+            "graph_request",
+            method = %call.method,
+            path = %path,
+            client_request_id = %client_request_id,
+        );
+        self.execute_inner(call, client_request_id, path)
+            .instrument(span)
+            .await
+    }
+
+    async fn execute_inner(
+        &self,
+        call: Call,
+        client_request_id: String,
+        path: String,
+    ) -> Result<Response, GraphError> {
+        let inner = &self.inner;
+        let policy = &inner.options.retry;
+        let seed = self.next_call_seed();
+        let mut attempt: u32 = 0;
+        let mut waited = Duration::ZERO;
+        let mut refreshed = false;
+        loop {
+            attempt += 1;
+            inner.gates.wait(call.scope).await;
+            for _ in 0..call.paced {
+                inner.pacer.acquire().await;
+            }
+            let token = inner.tokens.token().await?;
+            let mut req = inner
+                .http
+                .request(call.method.clone(), call.url.clone())
+                .bearer_auth(token.secret.expose_secret())
+                .header("client-request-id", &client_request_id);
+            if call.eventual {
+                req = req.header("ConsistencyLevel", "eventual");
+            }
+            if let Some(body) = &call.body {
+                req = req.header(CONTENT_TYPE, "application/json").body(body.clone());
+            }
+            let (failure, retry_after, error) = match req.send().await {
+                Err(e) => {
+                    // Only a failed connect proves nothing reached Graph; a
+                    // timeout or reset may hit after the server acted.
+                    let sent = !e.is_connect();
+                    let message = e.without_url().to_string();
+                    tracing::warn!(attempt, sent, error = %message, "transport error");
+                    (
+                        Failure::Transport { sent },
+                        None,
+                        GraphError::Transport {
+                            message,
+                            client_request_id: client_request_id.clone(),
+                            sent,
+                        },
+                    )
+                }
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    let headers = resp.headers().clone();
+                    let request_id = header_str(&headers, "request-id");
+                    let retry_after = headers
+                        .get(RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| parse_retry_after(v, jiff::Timestamp::now()));
+                    let body = match resp.bytes().await {
+                        Ok(b) => b.to_vec(),
+                        Err(e) => {
+                            let message = e.without_url().to_string();
+                            tracing::warn!(attempt, status, error = %message, "reading body failed");
+                            let err = GraphError::Transport {
+                                message,
+                                client_request_id: client_request_id.clone(),
+                                sent: true,
+                            };
+                            if should_retry(Failure::Transport { sent: true }, call.idempotency)
+                                && let Some(d) = self.next_delay(attempt, None, seed, waited)
+                            {
+                                waited += d;
+                                tokio::time::sleep(d).await;
+                                continue;
+                            }
+                            return Err(err);
+                        }
+                    };
+                    tracing::debug!(
+                        attempt,
+                        status,
+                        request_id = request_id.as_deref().unwrap_or(""),
+                        "response"
+                    );
+                    if (200..300).contains(&status) || call.accept.contains(&status) {
+                        return Ok(Response {
+                            status,
+                            request_id,
+                            body,
+                        });
+                    }
+                    let parsed = parse_error_body(status, &body);
+                    if status == 401 && parsed.code == "InvalidAuthenticationToken" && !refreshed {
+                        // The token was revoked or expired early: one fresh
+                        // token, and this attempt does not count.
+                        tracing::info!("token rejected, refreshing once");
+                        refreshed = true;
+                        inner.tokens.invalidate();
+                        attempt -= 1;
+                        continue;
+                    }
+                    let error = GraphError::Api {
+                        status,
+                        code: parsed.code,
+                        message: parsed.message,
+                        request_id: request_id.or(parsed.request_id),
+                        client_request_id: client_request_id.clone(),
+                        retry_after,
+                        method: call.method.to_string(),
+                        path: path.clone(),
+                    };
+                    (Failure::Status(status), retry_after, error)
+                }
+            };
+            if !should_retry(failure, call.idempotency) || attempt >= policy.max_attempts {
+                return Err(error);
+            }
+            let Some(delay) = self.next_delay(attempt, retry_after, seed, waited) else {
+                return Err(error);
+            };
+            if failure == Failure::Status(429) {
+                // Everyone in this scope holds off, not just this caller.
+                inner.gates.block_for(call.scope, delay);
+            }
+            tracing::warn!(
+                attempt,
+                status = error.status().unwrap_or(0),
+                request_id = error.request_id().unwrap_or(""),
+                delay_ms = delay.as_millis() as u64,
+                "retrying"
+            );
+            waited += delay;
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// The delay before the next attempt, or `None` if the total budget
+    /// would be exceeded.
+    pub(crate) fn next_delay(
+        &self,
+        attempt: u32,
+        retry_after: Option<Duration>,
+        seed: u64,
+        waited: Duration,
+    ) -> Option<Duration> {
+        let policy = &self.inner.options.retry;
+        let d = policy.delay(attempt, retry_after, seed);
+        (waited + d <= policy.max_total_delay).then_some(d)
+    }
+
+    /// A fresh jitter seed for a caller-driven retry loop ($batch).
+    pub(crate) fn call_seed(&self) -> u64 {
+        self.next_call_seed()
+    }
+
+    /// Pace `n` invitation requests (used by $batch items).
+    pub(crate) async fn pace(&self, n: usize) {
+        for _ in 0..n {
+            self.inner.pacer.acquire().await;
+        }
+    }
+
+    /// GET a JSON resource.
+    pub(crate) async fn get_json<T: DeserializeOwned>(&self, url: Url) -> Result<T, GraphError> {
+        self.execute(Call::get(url)).await?.json()
+    }
+
+    /// GET every page of a collection, following `@odata.nextLink` verbatim
+    /// and resending `ConsistencyLevel` on each page.
+    pub(crate) async fn get_all<T: DeserializeOwned>(
+        &self,
+        first: Url,
+        eventual: bool,
+    ) -> Result<Vec<T>, GraphError> {
+        let mut out = Vec::new();
+        let mut url = first;
+        let mut seen = std::collections::HashSet::new();
+        loop {
+            let resp = self
+                .execute(Call {
+                    eventual,
+                    ..Call::get(url.clone())
+                })
+                .await?;
+            let page: Page<T> = resp.json()?;
+            out.extend(page.value);
+            let Some(link) = page.next_link else {
+                return Ok(out);
+            };
+            let next = self.check_next_link(&link, resp.request_id.as_deref())?;
+            if !seen.insert(next.as_str().to_string()) {
+                return Err(GraphError::Decode {
+                    message: format!("@odata.nextLink repeats: {link}"),
+                    request_id: resp.request_id,
+                });
+            }
+            url = next;
+        }
+    }
+
+    /// A nextLink must stay on the Graph root: the bearer token goes with it.
+    fn check_next_link(&self, link: &str, request_id: Option<&str>) -> Result<Url, GraphError> {
+        let root = self.inner.endpoints.graph_root();
+        let bad = |why: &str| GraphError::Decode {
+            message: format!("refusing @odata.nextLink {link}: {why}"),
+            request_id: request_id.map(str::to_string),
+        };
+        let url = Url::parse(link).map_err(|e| bad(&e.to_string()))?;
+        if url.origin() != root.origin() || !url.path().starts_with(root.path()) {
+            return Err(bad("not under the Graph root"));
+        }
+        Ok(url)
+    }
+}
+
+pub(crate) fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}

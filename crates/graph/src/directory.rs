@@ -1,0 +1,38 @@
+//! Directory-wide reads: groups, org contacts, domains, directory roles.
+
+use crate::client::GraphClient;
+use crate::error::GraphError;
+use crate::model::{DirectoryObject, DirectoryRole, Domain};
+use crate::odata::ListQuery;
+use crate::users::non_empty;
+
+impl GraphClient {
+    /// `GET /groups` with all pages.
+    pub async fn list_groups(&self, query: &ListQuery) -> Result<Vec<DirectoryObject>, GraphError> {
+        let url = self.url_with_query(&["groups"], &query.pairs());
+        self.get_all(url, query.advanced).await
+    }
+
+    /// `GET /contacts` (organisational contacts) with all pages.
+    pub async fn list_org_contacts(&self, query: &ListQuery) -> Result<Vec<DirectoryObject>, GraphError> {
+        let url = self.url_with_query(&["contacts"], &query.pairs());
+        self.get_all(url, query.advanced).await
+    }
+
+    /// `GET /domains`.
+    pub async fn list_domains(&self) -> Result<Vec<Domain>, GraphError> {
+        self.get_all(self.url(&["domains"]), false).await
+    }
+
+    /// `GET /directoryRoles` (activated roles only).
+    pub async fn list_directory_roles(&self) -> Result<Vec<DirectoryRole>, GraphError> {
+        self.get_all(self.url(&["directoryRoles"]), false).await
+    }
+
+    /// `GET /directoryRoles/{id}/members` with all pages.
+    pub async fn list_directory_role_members(&self, role_id: &str) -> Result<Vec<DirectoryObject>, GraphError> {
+        non_empty(role_id, "role id")?;
+        self.get_all(self.url(&["directoryRoles", role_id, "members"]), false)
+            .await
+    }
+}
