@@ -299,7 +299,10 @@ async fn convert_entry(shared: &Shared<'_>, plan: &PlanEntry) -> Result<Option<E
         };
         if let Err(failure) = outcome {
             let message = failure.describe(kind);
-            if shared.stop.load(Ordering::SeqCst) && shared.stop_reason.lock().is_ok_and(|r| r.is_none()) {
+            if shared.stop.load(Ordering::SeqCst) {
+                // A safety stop (or a test halt): leave the entry unfinished, so the
+                // resumed run tries it again once the cause is fixed. The failed step
+                // stays in the journal as history.
                 return Ok(None);
             }
             journal.finish_entry(run_id, plan.row, EntryOutcome::Failed, Some(&message))?;

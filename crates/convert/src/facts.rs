@@ -65,7 +65,7 @@ pub async fn gather(
         .await
         .map_err(context("the tenant's domains"))?
         .into_iter()
-        .filter(|d| d.is_verified == Some(true))
+        .filter(|d| d.is_verified)
         .map(|d| d.id.to_lowercase())
         .collect();
 

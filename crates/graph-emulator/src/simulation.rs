@@ -300,11 +300,8 @@ pub async fn simulate(
         .cloned()
         .unwrap_or_else(|| RequestIds::from_headers(request.headers()));
 
-    match plan.fault {
-        Some(fault @ (Fault::InternalError | Fault::ServiceUnavailable)) => {
-            return fault_error(fault, plan.retry_after).into_response_with(&ids);
-        }
-        _ => {}
+    if let Some(fault @ (Fault::InternalError | Fault::ServiceUnavailable)) = plan.fault {
+        return fault_error(fault, plan.retry_after).into_response_with(&ids);
     }
 
     if is_invitation_post(request.method(), &path) && !state.admit_invitation() {

@@ -96,22 +96,28 @@ impl ClientSecretCredential {
     /// A credential for `client_id` in `tenant` (GUID or domain), with the
     /// token URL and scope taken from `endpoints`.
     pub fn new(endpoints: &Endpoints, tenant: &str, client_id: &str, secret: SecretString) -> Self {
-        let mut builder = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .redirect(reqwest::redirect::Policy::none());
-        if endpoints.is_loopback() {
-            builder = builder.no_proxy();
-        }
         ClientSecretCredential {
             token_url: endpoints.token_url(tenant),
             client_id: client_id.to_string(),
             scope: endpoints.scope(),
             secret,
-            http: builder.build().map_err(|e| e.to_string()),
+            http: http_client(Duration::from_secs(30), endpoints.is_loopback()),
             clock: Arc::new(Timestamp::now),
             cache: Mutex::new(None),
             refresh: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// Change the token request timeout (default 30 s; `Duration::ZERO`
+    /// disables it, e.g. for paused-time tests).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        let loopback = self.token_url.host().is_some_and(|h| match h {
+            url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
+            url::Host::Ipv4(ip) => ip.is_loopback(),
+            url::Host::Ipv6(ip) => ip.is_loopback(),
+        });
+        self.http = http_client(timeout, loopback);
+        self
     }
 
     /// Replace the wall clock (tests).
@@ -154,14 +160,17 @@ impl ClientSecretCredential {
             .form(&form)
             .send()
             .await
-            .map_err(|e| GraphError::Transport {
-                message: format!("token request: {}", e.without_url()),
-                client_request_id: client_request_id.clone(),
-                sent: !e.is_connect(),
+            .map_err(|e| {
+                let sent = !e.is_connect();
+                GraphError::Transport {
+                    message: format!("token request: {}", crate::error::describe(e)),
+                    client_request_id: client_request_id.clone(),
+                    sent,
+                }
             })?;
         let status = resp.status().as_u16();
         let body = resp.bytes().await.map_err(|e| GraphError::Transport {
-            message: format!("token response: {}", e.without_url()),
+            message: format!("token response: {}", crate::error::describe(e)),
             client_request_id: client_request_id.clone(),
             sent: true,
         })?;
@@ -207,6 +216,17 @@ impl ClientSecretCredential {
         tracing::debug!(%expires_at, %renew_at, "token acquired");
         Ok(token)
     }
+}
+
+fn http_client(timeout: Duration, loopback: bool) -> Result<reqwest::Client, String> {
+    let mut builder = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
+    if !timeout.is_zero() {
+        builder = builder.timeout(timeout);
+    }
+    if loopback {
+        builder = builder.no_proxy();
+    }
+    builder.build().map_err(|e| e.to_string())
 }
 
 /// A body snippet with anything token-like removed, for decode errors.

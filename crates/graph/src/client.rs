@@ -280,7 +280,7 @@ impl GraphClient {
                     // Only a failed connect proves nothing reached Graph; a
                     // timeout or reset may hit after the server acted.
                     let sent = !e.is_connect();
-                    let message = e.without_url().to_string();
+                    let message = crate::error::describe(e);
                     tracing::warn!(attempt, sent, error = %message, "transport error");
                     (
                         Failure::Transport { sent },
@@ -303,7 +303,7 @@ impl GraphClient {
                     let body = match resp.bytes().await {
                         Ok(b) => b.to_vec(),
                         Err(e) => {
-                            let message = e.without_url().to_string();
+                            let message = crate::error::describe(e);
                             tracing::warn!(attempt, status, error = %message, "reading body failed");
                             let err = GraphError::Transport {
                                 message,
@@ -353,6 +353,13 @@ impl GraphClient {
                         method: call.method.to_string(),
                         path: path.clone(),
                     };
+                    if status == 429 {
+                        // Graph told us to back off: every caller in this
+                        // scope holds off, whether or not we retry ourselves.
+                        let hold = retry_after
+                            .unwrap_or_else(|| policy.delay(attempt, None, seed));
+                        inner.gates.block_for(call.scope, hold);
+                    }
                     (Failure::Status(status), retry_after, error)
                 }
             };
@@ -362,10 +369,6 @@ impl GraphClient {
             let Some(delay) = self.next_delay(attempt, retry_after, seed, waited) else {
                 return Err(error);
             };
-            if failure == Failure::Status(429) {
-                // Everyone in this scope holds off, not just this caller.
-                inner.gates.block_for(call.scope, delay);
-            }
             tracing::warn!(
                 attempt,
                 status = error.status().unwrap_or(0),

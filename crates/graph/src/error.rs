@@ -187,6 +187,20 @@ fn fallback_code(status: u16) -> String {
         .unwrap_or_else(|| format!("Http{status}"))
 }
 
+/// A reqwest error with its source chain (the top level alone is just
+/// "error sending request"), without the URL.
+pub(crate) fn describe(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut out = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
 /// First 200 characters of a body, for messages about unexpected content.
 pub(crate) fn snippet(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);

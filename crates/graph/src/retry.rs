@@ -136,13 +136,13 @@ pub(crate) enum Failure {
 
 /// Whether a failure is worth another attempt under the given idempotency.
 pub(crate) fn should_retry(failure: Failure, idempotency: Idempotency) -> bool {
-    match (failure, idempotency) {
-        (Failure::Status(429), _) => true,
-        (Failure::Status(503 | 504), Idempotency::Idempotent) => true,
-        (Failure::Transport { .. }, Idempotency::Idempotent) => true,
-        (Failure::Transport { sent: false }, Idempotency::NotIdempotent) => true,
-        _ => false,
-    }
+    matches!(
+        (failure, idempotency),
+        (Failure::Status(429), _)
+            | (Failure::Status(503 | 504), Idempotency::Idempotent)
+            | (Failure::Transport { .. }, Idempotency::Idempotent)
+            | (Failure::Transport { sent: false }, Idempotency::NotIdempotent)
+    )
 }
 
 #[cfg(test)]

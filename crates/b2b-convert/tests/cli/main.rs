@@ -1,1 +1,13 @@
-//! CLI tests
+//! The CLI's one integration-test binary: every test runs the real `b2b-convert` binary
+//! against an emulator started in-process on 127.0.0.1:0, and checks what it printed
+//! and what the tenant looks like afterwards.
+
+mod support;
+
+mod apply;
+mod demo;
+mod input;
+mod journal;
+mod plan;
+mod report;
+mod status;

@@ -1,0 +1,438 @@
+//! `POST /invitations`: new guests, internal-user conversion (`invitedUser.id`), resends and
+//! `resetRedemption` (graph-facts.md §1).
+//!
+//! Choices where Graph documents nothing (the stricter behaviour):
+//! - **Permissions:** plain invitations take User.Invite.All, User.ReadWrite.All or
+//!   Directory.ReadWrite.All; converting an existing user (`invitedUser.id`) and
+//!   `resetRedemption` take only User.ReadWrite.All or Directory.ReadWrite.All. Missing rights
+//!   give the observed 401 `Unauthorized` "Insufficient privileges ... MSGraphInviteAPI".
+//! - **Body:** unknown properties, read-only ones (`id`, `inviteRedeemUrl`, `status`) and
+//!   anything in `invitedUser` other than `id` are 400 `BadRequest`; OData annotations
+//!   (`@odata.type`) are accepted anywhere.
+//! - **Conversion refused** (400 `BadRequest`) when the user has onPremisesUserPrincipalName,
+//!   when the address differs from the user's `mail` (case-insensitive; for a reset it may
+//!   also be one of `otherMails`), when the address is in a verified domain, when the user
+//!   has an Exchange mailbox, when another object already uses the address, and when the user
+//!   already `Accepted` and `resetRedemption` is not set. A user holding directory roles
+//!   needs the app's directory roles to cover them (same matrix as PATCH of sensitive
+//!   properties), else 403 `Authorization_RequestDenied`; `resetRedemption` of a user holding
+//!   any role is always 403 (app-only).
+//! - `invitedUserType` is ignored for existing users (their userType stays); the response
+//!   reports their actual userType.
+//! - **Resend:** a new invitation for a `PendingAcceptance` user supersedes the earlier redeem
+//!   link (the old URL then answers 404; its record shows `status: "Superseded"`).
+//! - **Emails:** the app-only caveat of troubleshoot.md is applied: `customizedMessageBody`
+//!   is left out of the recorded email; `ccRecipients` and `messageLanguage` are kept.
+//! - **`blockInvitesAfter: N`:** after N successful invitations every further one gets 403
+//!   `Forbidden` "Invitations are blocked for this directory due to suspicious activity",
+//!   for good (this also covers invitations sent inside `$batch`).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde_json::{Map, Value, json};
+
+use super::users::may_manage_admin;
+use super::{AppState, Ctx, json};
+use crate::directory::{self, Directory, InvitationRecord, MessageRecord, has_mailbox, strings, text};
+use crate::error::GraphError;
+use crate::schema::{is_annotation, schema};
+
+const FORBIDDEN_CHARS: &str = "~!#$%^&*()+=[]{}\\/|;:\"<>?,";
+
+fn bad(message: impl Into<String>) -> GraphError {
+    GraphError::new(StatusCode::BAD_REQUEST, "BadRequest", message)
+}
+
+/// Whether Graph's invitation API accepts `address` (forbidden characters, `.`/`-` at the
+/// edges of the user name).
+pub fn is_invitable_address(address: &str) -> bool {
+    let Some((local, domain)) = address.rsplit_once('@') else {
+        return false;
+    };
+    let edge = |s: &str| s.starts_with(['.', '-']) || s.ends_with(['.', '-']);
+    !local.is_empty()
+        && !domain.is_empty()
+        && domain.contains('.')
+        && !edge(local)
+        && !edge(domain)
+        && !local.contains('@')
+        && !address.chars().any(|c| FORBIDDEN_CHARS.contains(c) || c.is_whitespace() || c.is_control())
+}
+
+fn strip_annotations(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.retain(|k, _| !is_annotation(k));
+            map.values_mut().for_each(strip_annotations);
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_annotations),
+        _ => {}
+    }
+}
+
+/// `POST /invitations`.
+pub async fn create(State(app): State<AppState>, ctx: Ctx, body: axum::body::Bytes) -> Response {
+    let result = invite(&app, &ctx, &body);
+    ctx.finish(result)
+}
+
+struct Request {
+    address: String,
+    redirect: String,
+    send: bool,
+    display_name: Option<String>,
+    user_type: String,
+    reset: bool,
+    target: Option<String>,
+    language: String,
+    cc: Vec<String>,
+    custom_body: Option<String>,
+    message_info: Value,
+}
+
+fn parse(body: &[u8]) -> Result<Request, GraphError> {
+    let mut value: Value =
+        serde_json::from_slice(body).map_err(|_| bad("The request body is not valid JSON."))?;
+    strip_annotations(&mut value);
+    let Value::Object(mut map) = value else {
+        return Err(bad("The request body must be a JSON object."));
+    };
+    let target = match map.remove("invitedUser") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(user)) => {
+            if let Some(k) = user.keys().find(|k| *k != "id") {
+                return Err(bad(format!("Property 'invitedUser.{k}' is not supported in an invitation.")));
+            }
+            match user.get("id") {
+                Some(Value::String(id)) => Some(id.clone()),
+                _ => return Err(bad("Property 'invitedUser.id' is required and must be a string.")),
+            }
+        }
+        Some(_) => return Err(bad("Property 'invitedUser' must be an object.")),
+    };
+    for read_only in ["id", "inviteRedeemUrl", "status"] {
+        if map.contains_key(read_only) {
+            return Err(bad(format!("Property '{read_only}' is read-only and cannot be set.")));
+        }
+    }
+    let whole = Value::Object(map.clone());
+    schema()
+        .validate_object("microsoft.graph.invitation", &whole, "", true)
+        .map_err(|e| bad(format!("Invalid request body: {e}.")))?;
+    let string = |k: &str| map.get(k).and_then(Value::as_str).map(str::to_owned);
+    let address = string("invitedUserEmailAddress")
+        .ok_or_else(|| bad("The request body is missing the required property 'invitedUserEmailAddress'."))?;
+    let redirect = string("inviteRedirectUrl")
+        .ok_or_else(|| bad("The request body is missing the required property 'inviteRedirectUrl'."))?;
+    if url::Url::parse(&redirect).is_err() {
+        return Err(bad("The inviteRedirectUrl is not a valid absolute URL."));
+    }
+    if !is_invitable_address(&address) {
+        return Err(bad(format!("The invited user email address '{address}' is not valid.")));
+    }
+    let user_type = string("invitedUserType").unwrap_or_else(|| "Guest".into());
+    if user_type != "Guest" && user_type != "Member" {
+        return Err(bad("invitedUserType must be 'Guest' or 'Member'."));
+    }
+    let info = map.get("invitedUserMessageInfo").cloned().unwrap_or(Value::Null);
+    let cc: Vec<String> = info
+        .get("ccRecipients")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.pointer("/emailAddress/address").and_then(Value::as_str))
+        .map(str::to_owned)
+        .collect();
+    let cc_count = info.get("ccRecipients").and_then(Value::as_array).map_or(0, Vec::len);
+    if cc_count > 1 {
+        return Err(bad("Only one cc recipient is supported."));
+    }
+    if cc_count != cc.len() || cc.iter().any(|a| !is_invitable_address(a)) {
+        return Err(bad("The cc recipient's email address is not valid."));
+    }
+    let reset = map.get("resetRedemption").and_then(Value::as_bool).unwrap_or(false);
+    if reset && target.is_none() {
+        return Err(bad("When resetRedemption is true, the invitedUser/id relationship is required."));
+    }
+    Ok(Request {
+        address,
+        redirect,
+        send: map.get("sendInvitationMessage").and_then(Value::as_bool).unwrap_or(false),
+        display_name: string("invitedUserDisplayName"),
+        user_type,
+        reset,
+        target,
+        language: info
+            .get("messageLanguage")
+            .and_then(Value::as_str)
+            .unwrap_or("en-US")
+            .to_owned(),
+        cc,
+        custom_body: info
+            .get("customizedMessageBody")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        message_info: info,
+    })
+}
+
+fn unauthorized(ctx: &Ctx) -> GraphError {
+    GraphError::new(
+        StatusCode::UNAUTHORIZED,
+        "Unauthorized",
+        format!(
+            "Insufficient privileges to perform requested operation by the application '{}'. ControllerName=MSGraphInviteAPI, ActionName=CreateInvite, URL absolute path=/api/{}/invites",
+            ctx.principal.app_id, ctx.principal.tenant_id
+        ),
+    )
+}
+
+fn invite(app: &AppState, ctx: &Ctx, body: &[u8]) -> Result<Response, GraphError> {
+    let req = parse(body)?;
+    let permissions: &[&'static str] = if req.target.is_some() {
+        &["User.ReadWrite.All", "Directory.ReadWrite.All"]
+    } else {
+        &["User.Invite.All", "User.ReadWrite.All", "Directory.ReadWrite.All"]
+    };
+    ctx.require(permissions).map_err(|_| unauthorized(ctx))?;
+
+    let mut dir = app.dir.write();
+    if app.block_invites_after.is_some_and(|n| dir.accepted_invitations >= n) {
+        return Err(GraphError::new(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            "Invitations are blocked for this directory due to suspicious activity. Please contact Microsoft support.",
+        ));
+    }
+    let index = match &req.target {
+        Some(id) => existing_user(&mut dir, ctx, &req, id)?,
+        None => guest(&mut dir, &req)?,
+    };
+    let user = &mut dir.users[index];
+    let user_id = text(user, "id").unwrap_or_default().to_owned();
+    ctx.target(&user_id);
+    let now = directory::now();
+    user.insert("externalUserState".into(), json!("PendingAcceptance"));
+    user.insert("externalUserStateChangeDateTime".into(), json!(now));
+    if req.reset {
+        // The old external sign-in is forgotten; the user redeems again.
+        if let Some(Value::Array(ids)) = user.get_mut("identities") {
+            ids.retain(|i| i.get("signInType").and_then(Value::as_str) == Some("userPrincipalName"));
+        }
+    }
+    let upn = text(user, "userPrincipalName").unwrap_or_default().to_owned();
+    let user_type = text(user, "userType").unwrap_or("Guest").to_owned();
+    let display_name = req
+        .display_name
+        .clone()
+        .or_else(|| text(user, "displayName").map(str::to_owned));
+
+    for old in dir.invitations.iter_mut().filter(|i| i.user_id == user_id && i.status == "PendingAcceptance") {
+        old.status = "Superseded".into();
+    }
+    let token = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+    let redeem_url = format!("{}redeem/{token}", app.root);
+    let id = uuid::Uuid::new_v4().to_string();
+    dir.invitations.push(InvitationRecord {
+        id: id.clone(),
+        user_id: user_id.clone(),
+        invited_user_email_address: req.address.clone(),
+        invite_redeem_url: redeem_url.clone(),
+        status: "PendingAcceptance".into(),
+        send_invitation_message: req.send,
+        reset_redemption: req.reset,
+        created_date_time: now.clone(),
+        token,
+    });
+    if req.send {
+        let org = organisation(&dir);
+        dir.messages.push(MessageRecord {
+            to: req.address.clone(),
+            cc: req.cc.clone(),
+            language: req.language.clone(),
+            body: format!(
+                "You're invited to access applications within the {org} organization. Accept invitation: {redeem_url}"
+            ),
+            user_id: user_id.clone(),
+            invite_redeem_url: redeem_url.clone(),
+            sent_date_time: now,
+        });
+    }
+    dir.accepted_invitations += 1;
+    let _ = &req.custom_body; // left out of app-only emails, see the module docs
+    Ok(json(
+        StatusCode::CREATED,
+        json!({
+            "@odata.context": format!("{}v1.0/$metadata#invitations/$entity", app.root),
+            "id": id,
+            "inviteRedeemUrl": redeem_url,
+            "invitedUserDisplayName": display_name,
+            "invitedUserType": user_type,
+            "invitedUserEmailAddress": req.address,
+            "sendInvitationMessage": req.send,
+            "resetRedemption": req.reset,
+            "inviteRedirectUrl": req.redirect,
+            "status": "PendingAcceptance",
+            "invitedUserMessageInfo": {
+                "messageLanguage": req.message_info.get("messageLanguage").cloned().unwrap_or(json!("en-US")),
+                "customizedMessageBody": req.message_info.get("customizedMessageBody").cloned().unwrap_or(Value::Null),
+                "ccRecipients": req.message_info.get("ccRecipients").cloned().unwrap_or(json!([])),
+            },
+            "invitedUser": {"id": user_id, "userPrincipalName": upn},
+        }),
+    ))
+}
+
+/// The inviting organisation's name as shown to partners: its default domain.
+pub fn organisation(dir: &Directory) -> String {
+    dir.verified_domains
+        .iter()
+        .find(|d| !d.ends_with(".onmicrosoft.com"))
+        .unwrap_or(&dir.initial_domain)
+        .clone()
+}
+
+fn conflict() -> GraphError {
+    bad("Another object with the same value for property proxyAddresses already exists.")
+}
+
+fn existing_user(dir: &mut Directory, ctx: &Ctx, req: &Request, id: &str) -> Result<usize, GraphError> {
+    let index = dir
+        .find_user(id)
+        .filter(|i| text(&dir.users[*i], "id").is_some_and(|u| u.eq_ignore_ascii_case(id)))
+        .ok_or_else(|| GraphError::not_found(id))?;
+    let user = &dir.users[index];
+    let user_id = text(user, "id").unwrap_or_default().to_owned();
+    ctx.target(&user_id);
+    if user.get("onPremisesUserPrincipalName").is_some_and(|v| !v.is_null()) {
+        return Err(bad(
+            "The user has an onPremisesUserPrincipalName; converting such users to external users is blocked.",
+        ));
+    }
+    let address = req.address.to_lowercase();
+    let matches_mail = text(user, "mail").is_some_and(|m| m.to_lowercase() == address);
+    let matches_other = strings(user, "otherMails").any(|m| m.to_lowercase() == address);
+    if !(matches_mail || (req.reset && matches_other)) {
+        return Err(bad(
+            "The invited user email address must match the mail property of the invited user.",
+        ));
+    }
+    if directory::domain_of(&address).is_some_and(|d| dir.is_verified_domain(d)) {
+        return Err(bad(
+            "The invited user email address belongs to a verified domain of this directory.",
+        ));
+    }
+    if has_mailbox(user) {
+        return Err(bad(
+            "The invited user has an Exchange mailbox; B2B users with a mailbox are not supported.",
+        ));
+    }
+    if dir.address_owner(&address, &user_id).is_some() {
+        return Err(conflict());
+    }
+    let roles: Vec<&str> = dir.roles_of(&user_id).iter().map(|r| r.display_name.as_str()).collect();
+    if req.reset && !roles.is_empty() {
+        return Err(GraphError::new(
+            StatusCode::FORBIDDEN,
+            "Authorization_RequestDenied",
+            "For app-only calls, the redemption status can't be reset if there are any roles assigned to the target user account.",
+        ));
+    }
+    if !may_manage_admin(&ctx.principal, &roles) {
+        return Err(GraphError::denied());
+    }
+    if text(user, "externalUserState") == Some("Accepted") && !req.reset {
+        return Err(bad(
+            "The user has already redeemed an invitation. Set resetRedemption to true to invite them again.",
+        ));
+    }
+    Ok(index)
+}
+
+fn guest(dir: &mut Directory, req: &Request) -> Result<usize, GraphError> {
+    let address = req.address.to_lowercase();
+    if let Some((owner, _)) = dir.address_owner(&address, "") {
+        let Some(index) = dir.find_user(&owner) else {
+            return Err(conflict());
+        };
+        let user = &dir.users[index];
+        let is_guest_for_address = text(user, "creationType") == Some("Invitation")
+            && text(user, "mail").is_some_and(|m| m.to_lowercase() == address);
+        if !is_guest_for_address {
+            return Err(bad(format!(
+                "The invited user already exists in the directory as objectID: {owner}. Use invitedUser.id to invite an existing user."
+            )));
+        }
+        if text(user, "externalUserState") == Some("Accepted") {
+            return Err(bad(
+                "The user has already redeemed an invitation. Set resetRedemption to true to invite them again.",
+            ));
+        }
+        return Ok(index);
+    }
+    if directory::domain_of(&address).is_some_and(|d| dir.is_verified_domain(d)) {
+        return Err(bad(
+            "The invited user email address belongs to a verified domain of this directory.",
+        ));
+    }
+    let upn = format!("{}#EXT#@{}", req.address.replace('@', "_"), dir.initial_domain);
+    if dir.find_user(&upn).is_some() {
+        return Err(bad("Another object with the same value for property userPrincipalName already exists."));
+    }
+    let local = req.address.split('@').next().unwrap_or_default().to_owned();
+    let mut user = Map::new();
+    let id = uuid::Uuid::new_v4().to_string();
+    for (k, v) in [
+        ("id", json!(id)),
+        ("displayName", json!(req.display_name.clone().unwrap_or(local))),
+        ("userPrincipalName", json!(upn)),
+        ("mail", json!(req.address)),
+        ("otherMails", json!([req.address])),
+        ("proxyAddresses", json!([format!("SMTP:{}", req.address)])),
+        ("userType", json!(req.user_type)),
+        ("creationType", json!("Invitation")),
+        ("accountEnabled", json!(true)),
+        ("createdDateTime", json!(directory::now())),
+        (
+            "identities",
+            json!([{"signInType": "userPrincipalName", "issuer": dir.initial_domain, "issuerAssignedId": upn}]),
+        ),
+    ] {
+        user.insert(k.to_owned(), v);
+    }
+    Ok(dir.add_user(user))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_forbidden_characters_and_bad_edges() {
+        assert!(is_invitable_address("first_last@fabrikam.com"));
+        assert!(is_invitable_address("first.last-x@fabrikam.com"));
+        for bad in [
+            "a+b@fabrikam.com",
+            "a#b@fabrikam.com",
+            "a,b@fabrikam.com",
+            ".ab@fabrikam.com",
+            "ab.@fabrikam.com",
+            "-ab@fabrikam.com",
+            "ab-@fabrikam.com",
+            "ab@fabrikam",
+            "a b@fabrikam.com",
+            "nobody",
+        ] {
+            assert!(!is_invitable_address(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn annotations_are_stripped_everywhere() {
+        let mut v = json!({"@odata.type": "#microsoft.graph.invitation",
+            "invitedUser": {"@odata.type": "#microsoft.graph.user", "id": "x"}});
+        strip_annotations(&mut v);
+        assert_eq!(v, json!({"invitedUser": {"id": "x"}}));
+    }
+}

@@ -1,0 +1,305 @@
+//! The HTTP surface: shared handler state, the per-request context handlers use, the
+//! request-id and request-log middlewares, and the router that ties them to the gate
+//! helper's token, gate and simulation layers.
+//!
+//! Layer order (outermost first): request ids → request log (only `/v1.0`) → simulation →
+//! gate (only `/v1.0`) → handlers. `$batch` items run through a second copy of the `/v1.0`
+//! routes wrapped in gate and log, so every item is authenticated, throttled and logged on
+//! its own.
+
+pub mod admin;
+pub mod batch;
+pub mod invitations;
+pub mod redeem;
+pub mod roles;
+pub mod users;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::{Next, from_fn, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use parking_lot::{Mutex, RwLock};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::directory::Directory;
+use crate::error::{GraphError, RequestIds};
+use crate::gate::{Gate, gate};
+use crate::principal::Principal;
+use crate::simulation::{SimulationState, simulate};
+use crate::tenant::Tenant;
+use crate::token::TokenService;
+
+/// Everything handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    /// The live tenant.
+    pub dir: Arc<RwLock<Directory>>,
+    /// The request log.
+    pub log: Arc<Mutex<Vec<LogEntry>>>,
+    /// The tenant file, for `POST /_emulator/reset`.
+    pub tenant: Arc<Tenant>,
+    /// The emulator's root URL with a trailing slash.
+    pub root: String,
+    /// Token verification (also used to name the app of requests the gate refused).
+    pub tokens: Arc<TokenService>,
+    /// The simulation's `blockInvitesAfter`.
+    pub block_invites_after: Option<u64>,
+}
+
+impl AppState {
+    /// The admin document of `GET /_emulator/state`.
+    pub fn state_document(&self) -> Value {
+        let mut doc = self.dir.read().state();
+        let log = self.log.lock();
+        if let Some(o) = doc.as_object_mut() {
+            o.insert("requests".into(), serde_json::to_value(&*log).unwrap_or_default());
+        }
+        doc
+    }
+}
+
+/// One logged `/v1.0` request.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogEntry {
+    /// 1-based sequence number.
+    pub seq: u64,
+    /// HTTP method.
+    pub method: String,
+    /// Path, always with `/v1.0`.
+    pub path: String,
+    /// Raw query string.
+    pub query: Option<String>,
+    /// Response status.
+    pub status: u16,
+    /// The calling application, when its token was valid.
+    pub app_id: Option<String>,
+    /// The permission that authorised the request.
+    pub permission: Option<String>,
+    /// The user the request was about, if any.
+    pub user_id: Option<String>,
+    /// The `request-id` sent back.
+    pub request_id: Option<String>,
+    /// Whether it was an item of a `$batch`.
+    pub batch: bool,
+    /// When it arrived.
+    pub time: String,
+}
+
+#[derive(Debug, Default)]
+struct LogInfo {
+    app_id: Option<String>,
+    permission: Option<String>,
+    user_id: Option<String>,
+}
+
+/// Where a handler notes, for the request log, who called, with which permission, about
+/// which user.
+#[derive(Debug, Clone, Default)]
+pub struct LogSlot(Arc<Mutex<LogInfo>>);
+
+/// Marks a request as a `$batch` item (request extension).
+#[derive(Debug, Clone, Copy)]
+pub struct BatchItem;
+
+/// What a `/v1.0` handler needs about its request.
+pub struct Ctx {
+    /// The verified caller.
+    pub principal: Principal,
+    /// Request ids for error bodies and headers.
+    pub ids: RequestIds,
+    /// Request headers.
+    pub headers: HeaderMap,
+    slot: LogSlot,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Ctx {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let ids = parts
+            .extensions
+            .get::<RequestIds>()
+            .cloned()
+            .unwrap_or_else(|| RequestIds::from_headers(&parts.headers));
+        let slot = parts.extensions.get::<LogSlot>().cloned().unwrap_or_default();
+        let Some(principal) = parts.extensions.get::<Principal>().cloned() else {
+            return Err(GraphError::new(
+                StatusCode::UNAUTHORIZED,
+                "InvalidAuthenticationToken",
+                "Access token is empty.",
+            )
+            .into_response_with(&ids));
+        };
+        slot.0.lock().app_id = Some(principal.app_id.clone());
+        Ok(Ctx {
+            principal,
+            ids,
+            headers: parts.headers.clone(),
+            slot,
+        })
+    }
+}
+
+impl Ctx {
+    /// The first of `permissions` the app holds (noted in the log), else 403.
+    pub fn require(&self, permissions: &[&'static str]) -> Result<&'static str, GraphError> {
+        let p = self.principal.require_any(permissions)?;
+        self.permission(p);
+        Ok(p)
+    }
+
+    /// Notes the permission used.
+    pub fn permission(&self, permission: &str) {
+        self.slot.0.lock().permission = Some(permission.to_owned());
+    }
+
+    /// Notes the target user.
+    pub fn target(&self, user_id: &str) {
+        self.slot.0.lock().user_id = Some(user_id.to_owned());
+    }
+
+    /// Turns a handler result into the response, with request-id headers.
+    pub fn finish(&self, result: Result<Response, GraphError>) -> Response {
+        let mut response = match result {
+            Ok(r) => r,
+            Err(e) => e.into_response_with(&self.ids),
+        };
+        self.ids.stamp(response.headers_mut());
+        response
+    }
+}
+
+/// A JSON response.
+pub fn json(status: StatusCode, value: Value) -> Response {
+    (status, axum::Json(value)).into_response()
+}
+
+async fn request_ids(mut request: Request, next: Next) -> Response {
+    let ids = RequestIds::from_headers(request.headers());
+    request.extensions_mut().insert(ids.clone());
+    let mut response = next.run(request).await;
+    ids.stamp(response.headers_mut());
+    response
+}
+
+async fn request_log(State(app): State<AppState>, mut request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_owned();
+    let batch = request.extensions().get::<BatchItem>().is_some();
+    if !batch && !(path == "/v1.0" || path.starts_with("/v1.0/")) {
+        return next.run(request).await;
+    }
+    let slot = LogSlot::default();
+    request.extensions_mut().insert(slot.clone());
+    let method = request.method().to_string();
+    let query = request.uri().query().map(str::to_owned);
+    let headers = request.headers().clone();
+    let request_id = request
+        .extensions()
+        .get::<RequestIds>()
+        .map(|i| i.request_id.clone());
+    let time = crate::directory::now();
+    let response = next.run(request).await;
+    let info = std::mem::take(&mut *slot.0.lock());
+    // Requests the gate refused (throttled) never reached a handler: name the app anyway.
+    let app_id = info
+        .app_id
+        .or_else(|| app.tokens.verify_bearer(&headers).ok().map(|p| p.app_id));
+    let path = if batch { format!("/v1.0{path}") } else { path };
+    let mut log = app.log.lock();
+    let seq = log.len() as u64 + 1;
+    log.push(LogEntry {
+        seq,
+        method,
+        path,
+        query,
+        status: response.status().as_u16(),
+        app_id,
+        permission: info.permission,
+        user_id: info.user_id,
+        request_id,
+        batch,
+        time,
+    });
+    response
+}
+
+async fn unknown_segment(ctx: Ctx, request: Request) -> Response {
+    let segment = request
+        .uri()
+        .path()
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .find(|s| *s != "v1.0")
+        .unwrap_or("")
+        .to_owned();
+    ctx.finish(Err(GraphError::new(
+        StatusCode::BAD_REQUEST,
+        "BadRequest",
+        format!("Resource not found for the segment '{segment}'."),
+    )))
+}
+
+async fn method_not_allowed(ctx: Ctx) -> Response {
+    ctx.finish(Err(GraphError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "BadRequest",
+        "Specified HTTP method is not allowed for the request target.",
+    )))
+}
+
+/// The `/v1.0` routes, relative to `/v1.0`, without `$batch`.
+fn api_routes(app: &AppState) -> Router {
+    Router::new()
+        .route("/users", get(users::list))
+        .route("/users/$count", get(users::count))
+        .route("/users/{id}", get(users::get_one).patch(users::patch))
+        .route(
+            "/users/{id}/transitiveMemberOf/microsoft.graph.directoryRole",
+            get(roles::transitive_roles),
+        )
+        .route("/users/{id}/revokeSignInSessions", post(users::revoke_sessions))
+        .route("/groups", get(users::list_groups))
+        .route("/contacts", get(users::list_contacts))
+        .route("/directoryRoles", get(roles::list))
+        .route("/directoryRoles/{id}/members", get(roles::members))
+        .route("/domains", get(roles::domains))
+        .route("/invitations", post(invitations::create))
+        .fallback(unknown_segment)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(app.clone())
+}
+
+/// The whole emulator: token endpoints, `/v1.0`, redemption pages and admin routes.
+pub fn router(app: AppState, gate_state: Gate, simulation: Arc<SimulationState>) -> Router {
+    // The copy of the API that `$batch` items are dispatched through: gated and logged
+    // item by item.
+    let batch_api = api_routes(&app)
+        .layer(from_fn_with_state(gate_state.clone(), gate))
+        .layer(from_fn_with_state(app.clone(), request_log));
+    let batch_routes = Router::new()
+        .route("/$batch", post(batch::handle))
+        .with_state(batch::BatchState {
+            api: batch_api,
+        });
+    let v1 = api_routes(&app)
+        .merge(batch_routes)
+        .layer(from_fn_with_state(gate_state.clone(), gate));
+    let tokens = gate_state.tokens.clone();
+    Router::new()
+        .merge(tokens.router())
+        .nest("/v1.0", v1)
+        .route("/redeem/{token}", get(redeem::page).post(redeem::accept))
+        .route("/_emulator/state", get(admin::state))
+        .route("/_emulator/reset", post(admin::reset))
+        .with_state(app.clone())
+        .layer(from_fn_with_state(simulation, simulate))
+        .layer(from_fn_with_state(app, request_log))
+        .layer(from_fn(request_ids))
+}

@@ -1,0 +1,173 @@
+//! Token acquisition, caching, renewal and 401 handling.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use b2b_graph::{GraphClient, GraphError, TokenSource};
+use jiff::Timestamp;
+use serde_json::json;
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::support::{credential, endpoints, graph_error, options, requests_to, setup, token_body, TOKEN_PATH};
+
+#[tokio::test]
+async fn token_is_fetched_once_and_cached() {
+    let (server, client) = setup().await;
+    Mock::given(method("GET"))
+        .and(path("/v1.0/users/u1"))
+        .and(header("authorization", "Bearer tok-1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "u1"})))
+        .expect(3)
+        .mount(&server)
+        .await;
+    for _ in 0..3 {
+        let u = client.get_user("u1", &[]).await.unwrap().unwrap();
+        assert_eq!(u.id, "u1");
+    }
+    let token_calls = requests_to(&server, TOKEN_PATH).await;
+    assert_eq!(token_calls.len(), 1);
+    let form: Vec<(String, String)> = url::form_urlencoded::parse(&token_calls[0].body)
+        .into_owned()
+        .collect();
+    let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    assert_eq!(get("grant_type"), Some("client_credentials"));
+    assert_eq!(get("client_id"), Some("app-1"));
+    assert_eq!(get("client_secret"), Some("s3cret=&+"));
+    assert_eq!(get("scope"), Some(format!("{}/.default", server.uri()).as_str()));
+}
+
+#[tokio::test]
+async fn token_is_renewed_five_minutes_before_expiry() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(TOKEN_PATH))
+        .respond_with(ResponseTemplate::new(200).set_body_json(token_body("tok-1", 3600)))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(TOKEN_PATH))
+        .respond_with(ResponseTemplate::new(200).set_body_json(token_body("tok-2", 3600)))
+        .mount(&server)
+        .await;
+    let now = Arc::new(AtomicI64::new(1_700_000_000));
+    let clock_now = Arc::clone(&now);
+    let cred = credential(&server).with_clock(Arc::new(move || {
+        Timestamp::from_second(clock_now.load(Ordering::SeqCst)).unwrap()
+    }));
+
+    let t1 = cred.token().await.unwrap();
+    assert_eq!(t1.expires_at, Timestamp::from_second(1_700_003_600).unwrap());
+    now.fetch_add(3_299, Ordering::SeqCst); // 5 min + 1 s before expiry: still cached
+    let t2 = cred.token().await.unwrap();
+    assert_eq!(t2.expires_at, t1.expires_at);
+    assert_eq!(requests_to(&server, TOKEN_PATH).await.len(), 1);
+    now.fetch_add(1, Ordering::SeqCst); // inside the 5-minute margin: renew
+    let t3 = cred.token().await.unwrap();
+    assert_eq!(t3.expires_at, Timestamp::from_second(1_700_006_900).unwrap());
+    assert_eq!(requests_to(&server, TOKEN_PATH).await.len(), 2);
+}
+
+#[tokio::test]
+async fn concurrent_callers_share_one_refresh() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(TOKEN_PATH))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(token_body("tok-1", 3599))
+                .set_delay(std::time::Duration::from_millis(100)),
+        )
+        .mount(&server)
+        .await;
+    let cred = Arc::new(credential(&server));
+    let futs = (0..8).map(|_| {
+        let c = Arc::clone(&cred);
+        async move { c.token().await.map(|t| t.expires_at) }
+    });
+    let results = futures::future::join_all(futs).await;
+    assert!(results.iter().all(|r| r.is_ok()));
+    assert_eq!(requests_to(&server, TOKEN_PATH).await.len(), 1);
+}
+
+#[tokio::test]
+async fn invalid_token_401_refreshes_once_and_retries() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(TOKEN_PATH))
+        .respond_with(ResponseTemplate::new(200).set_body_json(token_body("tok-1", 3599)))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(TOKEN_PATH))
+        .respond_with(ResponseTemplate::new(200).set_body_json(token_body("tok-2", 3599)))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1.0/users/u1"))
+        .and(header("authorization", "Bearer tok-1"))
+        .respond_with(graph_error(401, "InvalidAuthenticationToken", "Access token has expired or is not yet valid.", "rid-401"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1.0/users/u1"))
+        .and(header("authorization", "Bearer tok-2"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "u1", "mail": "a@x.example"})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let client = GraphClient::new(endpoints(&server), Arc::new(credential(&server)), options()).unwrap();
+    let u = client.get_user("u1", &[]).await.unwrap().unwrap();
+    assert_eq!(u.mail.as_deref(), Some("a@x.example"));
+    assert_eq!(requests_to(&server, TOKEN_PATH).await.len(), 2);
+}
+
+#[tokio::test]
+async fn second_401_is_returned_not_looped() {
+    let (server, client) = setup().await;
+    Mock::given(method("GET"))
+        .and(path("/v1.0/users/u1"))
+        .respond_with(graph_error(401, "InvalidAuthenticationToken", "nope", "rid-401"))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let err = client.get_user("u1", &[]).await.unwrap_err();
+    assert_eq!(err.status(), Some(401));
+    assert_eq!(err.code(), Some("InvalidAuthenticationToken"));
+    assert_eq!(requests_to(&server, TOKEN_PATH).await.len(), 2);
+}
+
+#[tokio::test]
+async fn aadsts_error_becomes_auth_error() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(TOKEN_PATH))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({
+            "error": "invalid_client",
+            "error_description": "AADSTS7000215: Invalid client secret provided.",
+            "error_codes": [7000215],
+            "timestamp": "2024-05-01 10:00:00Z",
+            "trace_id": "trace-1",
+            "correlation_id": "corr-1"
+        })))
+        .mount(&server)
+        .await;
+    let client = GraphClient::new(endpoints(&server), Arc::new(credential(&server)), options()).unwrap();
+    let err = client.get_user("u1", &[]).await.unwrap_err();
+    match &err {
+        GraphError::Auth { status, error, description, error_codes, trace_id, correlation_id } => {
+            assert_eq!(*status, 401);
+            assert_eq!(error, "invalid_client");
+            assert_eq!(description, "AADSTS7000215: Invalid client secret provided.");
+            assert_eq!(error_codes, &vec![7000215]);
+            assert_eq!(trace_id.as_deref(), Some("trace-1"));
+            assert_eq!(correlation_id.as_deref(), Some("corr-1"));
+        }
+        other => panic!("expected Auth, got {other:?}"),
+    }
+    assert!(!err.to_string().contains("s3cret"));
+    assert!(requests_to(&server, "/v1.0/users/u1").await.is_empty());
+}
