@@ -85,7 +85,9 @@ pub struct Directory {
 
 /// The current time in Graph's format (`2024-05-01T10:00:00Z`).
 pub fn now() -> String {
-    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
 }
 
 impl Directory {
@@ -285,7 +287,11 @@ pub fn rewrite_proxy_addresses(
         if bare.to_lowercase() == new_lower {
             continue;
         }
-        let entry = if is_smtp { format!("smtp:{bare}") } else { p.clone() };
+        let entry = if is_smtp {
+            format!("smtp:{bare}")
+        } else {
+            p.clone()
+        };
         if out.iter().any(|o| o.eq_ignore_ascii_case(&entry)) {
             continue;
         }
@@ -295,9 +301,8 @@ pub fn rewrite_proxy_addresses(
         out.retain(|p| {
             let bare = strip_smtp(p);
             bare.len() == p.len()
-                || domain_of(bare).is_some_and(|d| {
-                    verified_domains.iter().any(|v| v.eq_ignore_ascii_case(d))
-                })
+                || domain_of(bare)
+                    .is_some_and(|d| verified_domains.iter().any(|v| v.eq_ignore_ascii_case(d)))
         });
     }
     out
@@ -321,7 +326,12 @@ mod tests {
         );
         assert_eq!(
             out,
-            s(&["SMTP:p@fabrikam.com", "smtp:a@contoso.com", "smtp:b@contoso.com", "X500:/o=x"])
+            s(&[
+                "SMTP:p@fabrikam.com",
+                "smtp:a@contoso.com",
+                "smtp:b@contoso.com",
+                "X500:/o=x"
+            ])
         );
     }
 

@@ -72,7 +72,11 @@ pub async fn gate(State(gate): State<Gate>, mut request: Request, next: Next) ->
         },
     };
 
-    let workload = classify(request.method(), request.uri().path(), request.uri().query());
+    let workload = classify(
+        request.method(),
+        request.uri().path(),
+        request.uri().query(),
+    );
     let admission = gate
         .throttle
         .admit(&principal.app_id, &principal.tenant_id, &workload);

@@ -1,10 +1,246 @@
-//! An offline Microsoft Graph tenant (the "emulator"): work in progress, see the modules.
+//! An offline, faithful Microsoft Graph tenant (the "emulator") for testing b2b-convert.
+//!
+//! It serves the Entra ID token endpoints and the Graph v1.0 calls the tool makes (users,
+//! groups, contacts, directory roles, domains, invitations, `$batch`), with Graph's status
+//! codes, error bodies, advanced-query rules, permissions and throttling. Where Graph's
+//! behaviour is undocumented, the emulator is stricter, and the module that implements the
+//! rule says so in its docs. A partner redeems an invitation at `{root}redeem/{token}`;
+//! `GET /_emulator/state` shows the whole tenant, the invitations, the emails sent and a log
+//! of every `/v1.0` request.
+//!
+//! Modules: [`tenant`] (the tenant file), [`schema`] (Graph's v1.0 schema), [`directory`]
+//! (live state), [`query`] (OData options), [`routes`] (handlers); the gate helper's
+//! [`token`], [`gate`], [`throttle`], [`simulation`] and [`tls`].
 
 pub mod application;
+pub mod directory;
 pub mod error;
-pub mod principal;
 pub mod gate;
+pub mod principal;
+pub mod query;
+pub mod routes;
+pub mod schema;
 pub mod simulation;
+pub mod tenant;
 pub mod throttle;
 pub mod tls;
 pub mod token;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
+use url::Url;
+
+pub use application::Application;
+pub use simulation::{Simulation, SimulationOverrides};
+pub use tenant::{Tenant, TenantError};
+
+use crate::directory::Directory;
+use crate::gate::Gate;
+use crate::routes::AppState;
+use crate::simulation::SimulationState;
+use crate::throttle::Throttle;
+use crate::token::TokenService;
+
+/// How to run the emulator.
+#[derive(Debug, Clone)]
+pub struct EmulatorConfig {
+    /// Address to bind (`127.0.0.1:0` picks a free port).
+    pub listen: SocketAddr,
+    /// Serve HTTPS with a generated CA written to this directory.
+    pub tls_dir: Option<PathBuf>,
+    /// Command-line overrides of the tenant file's `simulation` section.
+    pub overrides: SimulationOverrides,
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            tls_dir: None,
+            overrides: SimulationOverrides::default(),
+        }
+    }
+}
+
+/// Why the emulator could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum EmulatorError {
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {error}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The I/O error.
+        error: std::io::Error,
+    },
+    /// The simulation settings are invalid.
+    #[error("invalid simulation settings: {0}")]
+    Simulation(String),
+    /// The token service could not be set up (keys, applications).
+    #[error("token service: {0}")]
+    Token(String),
+    /// TLS could not be set up.
+    #[error("TLS: {0}")]
+    Tls(String),
+}
+
+/// A running emulator; dropping it leaves the server running until the runtime ends, so call
+/// [`RunningEmulator::shutdown`].
+pub struct RunningEmulator {
+    url: Url,
+    tenant_id: String,
+    ca_pem: Option<PathBuf>,
+    app: AppState,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for RunningEmulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningEmulator")
+            .field("url", &self.url)
+            .field("tenant_id", &self.tenant_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RunningEmulator {
+    /// The root URL, e.g. `http://127.0.0.1:PORT/` (`https://` with TLS).
+    pub fn url(&self) -> Url {
+        self.url.clone()
+    }
+
+    /// The tenant id.
+    pub fn tenant_id(&self) -> &str {
+        &self.tenant_id
+    }
+
+    /// The CA certificate clients must trust, when serving TLS.
+    pub fn ca_pem(&self) -> Option<&Path> {
+        self.ca_pem.as_deref()
+    }
+
+    /// The admin document, the same as `GET /_emulator/state`.
+    pub fn state(&self) -> serde_json::Value {
+        self.app.state_document()
+    }
+
+    /// Stops accepting connections and waits for the server task to end.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(());
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Binds `config.listen`, then serves the tenant in a spawned task.
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use graph_emulator::{EmulatorConfig, Tenant, start};
+///
+/// let emulator = start(Tenant::demo(), EmulatorConfig::default()).await.unwrap();
+/// assert_eq!(emulator.tenant_id(), "8f9c6a7e-2b1d-4c3e-9a5f-0d1e2f3a4b5c");
+/// assert!(emulator.url().as_str().starts_with("http://127.0.0.1:"));
+/// assert_eq!(emulator.state()["users"].as_array().unwrap().len(), 25);
+/// emulator.shutdown().await;
+/// # });
+/// ```
+pub async fn start(
+    tenant: Tenant,
+    config: EmulatorConfig,
+) -> Result<RunningEmulator, EmulatorError> {
+    let simulation = tenant
+        .simulation()
+        .clone()
+        .with_overrides(&config.overrides);
+    simulation.validate().map_err(EmulatorError::Simulation)?;
+
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|error| EmulatorError::Bind {
+            addr: config.listen,
+            error,
+        })?;
+    let addr = listener.local_addr().map_err(|error| EmulatorError::Bind {
+        addr: config.listen,
+        error,
+    })?;
+    let scheme = if config.tls_dir.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let host = match addr.ip() {
+        ip if ip.is_unspecified() => "127.0.0.1".to_owned(),
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        ip => ip.to_string(),
+    };
+    let url = Url::parse(&format!("{scheme}://{host}:{}/", addr.port()))
+        .map_err(|e| EmulatorError::Token(format!("bad root URL: {e}")))?;
+
+    let tokens = Arc::new(
+        TokenService::new(
+            &url,
+            tenant.tenant_id(),
+            tenant.verified_domains(),
+            tenant.applications(),
+        )
+        .map_err(EmulatorError::Token)?,
+    );
+    let throttle = Arc::new(Throttle::new(simulation.throttle, tenant.user_count()));
+    let gate_state = Gate {
+        tokens: tokens.clone(),
+        throttle,
+    };
+    let tenant_id = tenant.tenant_id().to_owned();
+    let app = AppState {
+        dir: Arc::new(RwLock::new(Directory::new(&tenant))),
+        log: Arc::new(Mutex::new(Vec::new())),
+        tenant: Arc::new(tenant),
+        root: url.to_string(),
+        tokens,
+        block_invites_after: simulation.block_invites_after,
+    };
+    let router = routes::router(
+        app.clone(),
+        gate_state,
+        Arc::new(SimulationState::new(&simulation)),
+    );
+
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let shutdown = async move {
+        let _ = stopped.await;
+    };
+    let (ca_pem, task) = match &config.tls_dir {
+        Some(dir) => {
+            let ca = tls::serve_tls(listener, router, dir, shutdown)
+                .await
+                .map_err(EmulatorError::Tls)?;
+            (Some(ca), None)
+        }
+        None => {
+            let task = tokio::spawn(async move {
+                let served = axum::serve(listener, router)
+                    .with_graceful_shutdown(shutdown)
+                    .await;
+                if let Err(e) = served {
+                    tracing::error!("emulator server stopped: {e}");
+                }
+            });
+            (None, Some(task))
+        }
+    };
+    Ok(RunningEmulator {
+        url,
+        tenant_id,
+        ca_pem,
+        app,
+        stop,
+        task,
+    })
+}

@@ -69,14 +69,20 @@ pub static USERS: EntitySet = EntitySet {
         ("companyName", STR_FULL),
         ("employeeId", STR_FULL),
         ("mailNickname", STR_FULL),
-        ("userPrincipalName", EQ | NE | NOT | GE_LE | IN | STARTS | ENDS),
+        (
+            "userPrincipalName",
+            EQ | NE | NOT | GE_LE | IN | STARTS | ENDS,
+        ),
         ("mail", STR_FULL | ENDS),
         ("otherMails", ANY | EQ | NOT | GE_LE | IN | STARTS | ENDS),
         ("proxyAddresses", ANY | EQ | NOT | GE_LE | STARTS | ENDS),
         ("identities", ANY | EQ),
         ("userType", ENUMISH | EQ_NULL),
         ("onPremisesSyncEnabled", ENUMISH | EQ_NULL),
-        ("onPremisesUserPrincipalName", EQ | NE | NOT | GE_LE | IN | STARTS),
+        (
+            "onPremisesUserPrincipalName",
+            EQ | NE | NOT | GE_LE | IN | STARTS,
+        ),
         ("onPremisesImmutableId", EQ | NE | NOT | GE_LE | IN),
         ("externalUserState", ENUMISH),
         ("externalUserStateChangeDateTime", ENUMISH),
@@ -203,7 +209,9 @@ pub fn parse_options(raw_query: Option<&str>) -> Result<QueryOptions, GraphError
             }
             "$top" => {
                 let n: i64 = value.trim().parse().map_err(|_| {
-                    GraphError::bad_request(format!("Invalid value '{value}' for $top query option."))
+                    GraphError::bad_request(format!(
+                        "Invalid value '{value}' for $top query option."
+                    ))
                 })?;
                 if !(1..=999).contains(&n) {
                     return Err(GraphError::bad_request(format!(
@@ -343,7 +351,10 @@ pub fn list(
     }
     if let Some(position) = next {
         let base = format!("{root}v1.0/{}", set.name);
-        out.insert("@odata.nextLink".into(), Value::String(opts.next_link(&base, position)));
+        out.insert(
+            "@odata.nextLink".into(),
+            Value::String(opts.next_link(&base, position)),
+        );
     }
     out.insert("value".into(), Value::Array(page));
     Ok(Value::Object(out))
@@ -357,7 +368,9 @@ pub fn count(
     eventual: bool,
 ) -> Result<usize, GraphError> {
     if !eventual {
-        return Err(GraphError::bad_request("$count is not currently supported."));
+        return Err(GraphError::bad_request(
+            "$count is not currently supported.",
+        ));
     }
     check_query(set, opts, true)?;
     Ok(objects
@@ -394,7 +407,11 @@ pub fn context(root: &str, set: &str, select: Option<&[String]>, entity: bool) -
 
 /// The properties Graph returns for an object: `$select`ed ones, or the default set, with
 /// missing ones as `null` (collections as `[]`).
-pub fn project(object: &Map<String, Value>, set: &EntitySet, select: Option<&[String]>) -> Map<String, Value> {
+pub fn project(
+    object: &Map<String, Value>,
+    set: &EntitySet,
+    select: Option<&[String]>,
+) -> Map<String, Value> {
     let names: Vec<&str> = match (select, set.default_select) {
         (Some(sel), _) => sel.iter().map(String::as_str).collect(),
         (None, Some(default)) => default.to_vec(),
@@ -572,7 +589,8 @@ fn tokenize(text: &str) -> Result<Vec<Tok>, GraphError> {
                 // Numbers, date-times (2024-01-01T00:00:00Z) and GUIDs.
                 let start = i;
                 while i < chars.len()
-                    && (chars[i].is_ascii_alphanumeric() || matches!(chars[i], '-' | ':' | '.' | '+'))
+                    && (chars[i].is_ascii_alphanumeric()
+                        || matches!(chars[i], '-' | ':' | '.' | '+'))
                 {
                     i += 1;
                 }
@@ -581,7 +599,8 @@ fn tokenize(text: &str) -> Result<Vec<Tok>, GraphError> {
             c if c.is_alphabetic() || c == '_' || c == '$' || c == '@' => {
                 let start = i;
                 while i < chars.len()
-                    && (chars[i].is_alphanumeric() || matches!(chars[i], '_' | '/' | '.' | '$' | '@'))
+                    && (chars[i].is_alphanumeric()
+                        || matches!(chars[i], '_' | '/' | '.' | '$' | '@'))
                 {
                     i += 1;
                 }
@@ -668,7 +687,9 @@ impl Parser {
             }
             Some(Tok::Word(word)) => {
                 let lower = word.to_ascii_lowercase();
-                if (lower == "startswith" || lower == "endswith") && self.peek() == Some(&Tok::LParen) {
+                if (lower == "startswith" || lower == "endswith")
+                    && self.peek() == Some(&Tok::LParen)
+                {
                     self.pos += 1;
                     let path = self.path()?;
                     self.expect(Tok::Comma)?;
@@ -677,7 +698,11 @@ impl Parser {
                         _ => return Err(syntax(format!("{word} needs a string literal"))),
                     };
                     self.expect(Tok::RParen)?;
-                    return Ok(Expr::Call { ends: lower == "endswith", path, value });
+                    return Ok(Expr::Call {
+                        ends: lower == "endswith",
+                        path,
+                        value,
+                    });
                 }
                 if let Some((property, lambda)) = word.rsplit_once('/') {
                     if (lambda.eq_ignore_ascii_case("any") || lambda.eq_ignore_ascii_case("all"))
@@ -696,7 +721,11 @@ impl Parser {
                         self.expect(Tok::Colon)?;
                         let body = self.or()?;
                         self.expect(Tok::RParen)?;
-                        return Ok(Expr::Any { property: property.to_owned(), var, body: Box::new(body) });
+                        return Ok(Expr::Any {
+                            property: property.to_owned(),
+                            var,
+                            body: Box::new(body),
+                        });
                     }
                 }
                 let path: Vec<String> = word.split('/').map(str::to_owned).collect();
@@ -777,7 +806,11 @@ fn check(
             *advanced = true;
             check(inner, set, lambda, true, advanced)
         }
-        Expr::Any { property, var, body } => {
+        Expr::Any {
+            property,
+            var,
+            body,
+        } => {
             if lambda.is_some() {
                 return Err(set.unsupported(property));
             }
@@ -853,9 +886,15 @@ fn known(set: &EntitySet, property: &str) -> Result<u16, GraphError> {
 }
 
 /// The property a comparison path names and its supported operators.
-fn resolve(path: &[String], set: &EntitySet, lambda: Option<(&str, &str)>) -> Result<(String, u16), GraphError> {
+fn resolve(
+    path: &[String],
+    set: &EntitySet,
+    lambda: Option<(&str, &str)>,
+) -> Result<(String, u16), GraphError> {
     match (lambda, path) {
-        (Some((property, var)), [v]) if v == var => Ok((property.to_owned(), known(set, property)?)),
+        (Some((property, var)), [v]) if v == var => {
+            Ok((property.to_owned(), known(set, property)?))
+        }
         (Some((property, _)), _) => Err(set.unsupported(property)),
         (None, [property]) => {
             let ops = known(set, property)?;
@@ -869,13 +908,20 @@ fn resolve(path: &[String], set: &EntitySet, lambda: Option<(&str, &str)>) -> Re
     }
 }
 
-fn check_literal(set: &EntitySet, property: &str, element: bool, value: &Lit) -> Result<(), GraphError> {
+fn check_literal(
+    set: &EntitySet,
+    property: &str,
+    element: bool,
+    value: &Lit,
+) -> Result<(), GraphError> {
     let ty = schema()
         .property(set.type_name, property)
         .map(|p| p.ty.clone())
         .unwrap_or_default();
     let ty = if element {
-        ty.trim_start_matches("Collection(").trim_end_matches(')').to_owned()
+        ty.trim_start_matches("Collection(")
+            .trim_end_matches(')')
+            .to_owned()
     } else {
         ty
     };
@@ -903,9 +949,11 @@ fn check_literal(set: &EntitySet, property: &str, element: bool, value: &Lit) ->
 fn check_identities(body: &Expr, var: &str, set: &EntitySet) -> Result<(), GraphError> {
     let field = |e: &Expr| -> Option<(String, String)> {
         match e {
-            Expr::Compare { path, op: Op::Eq, value: Lit::Str(s) } if path.len() == 2 && path[0] == var => {
-                Some((path[1].clone(), s.clone()))
-            }
+            Expr::Compare {
+                path,
+                op: Op::Eq,
+                value: Lit::Str(s),
+            } if path.len() == 2 && path[0] == var => Some((path[1].clone(), s.clone())),
             _ => None,
         }
     };
@@ -917,8 +965,16 @@ fn check_identities(body: &Expr, var: &str, set: &EntitySet) -> Result<(), Graph
     if fields.len() != expected {
         return Err(set.unsupported("identities"));
     }
-    let get = |name: &str| fields.iter().find(|(f, _)| f == name).map(|(_, v)| v.as_str());
-    if fields.iter().any(|(f, v)| f == "signInType" && v.eq_ignore_ascii_case("userPrincipalName")) {
+    let get = |name: &str| {
+        fields
+            .iter()
+            .find(|(f, _)| f == name)
+            .map(|(_, v)| v.as_str())
+    };
+    if fields
+        .iter()
+        .any(|(f, v)| f == "signInType" && v.eq_ignore_ascii_case("userPrincipalName"))
+    {
         return Err(set.unsupported("identities"));
     }
     match (get("issuerAssignedId"), get("issuer"), fields.len()) {
@@ -947,10 +1003,12 @@ fn compare(actual: &Value, op: Op, lit: &Lit) -> bool {
         (_, Lit::Null) | (Value::Null, _) => None,
         (Value::Bool(a), Lit::Bool(b)) => Some(a.cmp(b)),
         (Value::String(a), Lit::Str(b)) => Some(a.to_lowercase().cmp(&b.to_lowercase())),
-        (Value::String(a), Lit::Bare(b)) => match (a.parse::<jiff::Timestamp>(), b.parse::<jiff::Timestamp>()) {
-            (Ok(x), Ok(y)) => Some(x.cmp(&y)),
-            _ => None,
-        },
+        (Value::String(a), Lit::Bare(b)) => {
+            match (a.parse::<jiff::Timestamp>(), b.parse::<jiff::Timestamp>()) {
+                (Ok(x), Ok(y)) => Some(x.cmp(&y)),
+                _ => None,
+            }
+        }
         _ => None,
     };
     match op {
@@ -978,13 +1036,25 @@ impl Expr {
             Expr::Call { ends, path, value } => {
                 let affix = value.to_lowercase();
                 lower(&lookup(object, path, bound)).is_some_and(|s| {
-                    if *ends { s.ends_with(&affix) } else { s.starts_with(&affix) }
+                    if *ends {
+                        s.ends_with(&affix)
+                    } else {
+                        s.starts_with(&affix)
+                    }
                 })
             }
-            Expr::Any { property, var, body } => object
+            Expr::Any {
+                property,
+                var,
+                body,
+            } => object
                 .get(property)
                 .and_then(Value::as_array)
-                .is_some_and(|items| items.iter().any(|item| body.eval(object, Some((var, item))))),
+                .is_some_and(|items| {
+                    items
+                        .iter()
+                        .any(|item| body.eval(object, Some((var, item))))
+                }),
         }
     }
 }
@@ -1048,7 +1118,9 @@ mod tests {
         assert!(matches("userType in ('Guest','member')"));
         assert!(matches("jobTitle eq null"));
         assert!(!matches("mail eq null"));
-        assert!(matches("accountEnabled eq true and not(userType eq 'Guest')"));
+        assert!(matches(
+            "accountEnabled eq true and not(userType eq 'Guest')"
+        ));
         assert!(matches("proxyAddresses/any(x:x eq 'smtp:a@contoso.com')"));
         assert!(matches("proxyAddresses/any(x:startsWith(x,'SMTP:ann'))"));
         assert!(matches("otherMails/any(m:m eq 'Ann.Private@outlook.com')"));
@@ -1056,7 +1128,9 @@ mod tests {
         assert!(matches(
             "identities/any(c:c/issuerAssignedId eq 'ann@x.com' and c/issuer eq 'contoso.onmicrosoft.com')"
         ));
-        assert!(matches("(mail eq 'x@y.com' or upn eq 'z') or userPrincipalName eq 'ann@contoso.com'"));
+        assert!(matches(
+            "(mail eq 'x@y.com' or upn eq 'z') or userPrincipalName eq 'ann@contoso.com'"
+        ));
         assert!(matches("createdDateTime ge 2024-01-01T00:00:00Z"));
     }
 
@@ -1064,7 +1138,11 @@ mod tests {
     fn escaping_of_quotes_is_exact() {
         assert_eq!(
             parse_filter("displayName eq 'it''s'''").unwrap(),
-            Expr::Compare { path: vec!["displayName".into()], op: Op::Eq, value: Lit::Str("it's'".into()) }
+            Expr::Compare {
+                path: vec!["displayName".into()],
+                op: Op::Eq,
+                value: Lit::Str("it's'".into())
+            }
         );
         assert!(parse_filter("displayName eq 'it's'").is_err());
         assert!(parse_filter("displayName eq 'open").is_err());
@@ -1076,8 +1154,14 @@ mod tests {
         assert_eq!(checked("mail ne 'a'").unwrap(), true);
         assert_eq!(checked("not(mail eq 'a')").unwrap(), true);
         assert_eq!(checked("endsWith(mail,'a')").unwrap(), true);
-        assert_eq!(checked("proxyAddresses/any(x:endsWith(x,'@a.com'))").unwrap(), true);
-        assert_eq!(checked("proxyAddresses/any(x:startsWith(x,'smtp:'))").unwrap(), false);
+        assert_eq!(
+            checked("proxyAddresses/any(x:endsWith(x,'@a.com'))").unwrap(),
+            true
+        );
+        assert_eq!(
+            checked("proxyAddresses/any(x:startsWith(x,'smtp:'))").unwrap(),
+            false
+        );
     }
 
     #[test]
@@ -1105,29 +1189,60 @@ mod tests {
     #[test]
     fn top_and_options_are_validated() {
         assert!(parse_options(Some("$top=999")).is_ok());
-        assert_eq!(parse_options(Some("$top=1000")).unwrap_err().code, "Request_BadRequest");
-        assert_eq!(parse_options(Some("$top=0")).unwrap_err().code, "Request_BadRequest");
+        assert_eq!(
+            parse_options(Some("$top=1000")).unwrap_err().code,
+            "Request_BadRequest"
+        );
+        assert_eq!(
+            parse_options(Some("$top=0")).unwrap_err().code,
+            "Request_BadRequest"
+        );
         assert!(parse_options(Some("$bogus=1")).is_err());
         let o = parse_options(Some("$filter=mail%20eq%20%27a%2Bb%40c.com%27")).unwrap();
         assert_eq!(
             o.filter,
-            Some(Expr::Compare { path: vec!["mail".into()], op: Op::Eq, value: Lit::Str("a+b@c.com".into()) })
+            Some(Expr::Compare {
+                path: vec!["mail".into()],
+                op: Op::Eq,
+                value: Lit::Str("a+b@c.com".into())
+            })
         );
     }
 
     #[test]
     fn pages_with_an_opaque_token_bound_to_the_query() {
         let objects: Vec<Map<String, Value>> = (0..5)
-            .map(|i| json!({"id": i.to_string(), "displayName": format!("u{i}")}).as_object().unwrap().clone())
+            .map(|i| {
+                json!({"id": i.to_string(), "displayName": format!("u{i}")})
+                    .as_object()
+                    .unwrap()
+                    .clone()
+            })
             .collect();
         let opts = parse_options(Some("$top=2&$select=id")).unwrap();
         let page = list(&objects, &USERS, &opts, false, "http://h/").unwrap();
         assert_eq!(page["value"].as_array().unwrap().len(), 2);
         let next = page["@odata.nextLink"].as_str().unwrap();
         let query = next.split_once('?').unwrap().1;
-        let page2 = list(&objects, &USERS, &parse_options(Some(query)).unwrap(), false, "http://h/").unwrap();
+        let page2 = list(
+            &objects,
+            &USERS,
+            &parse_options(Some(query)).unwrap(),
+            false,
+            "http://h/",
+        )
+        .unwrap();
         assert_eq!(page2["value"][0]["id"], "2");
         let tampered = query.replace("%24select=id", "%24select=mail");
-        assert!(list(&objects, &USERS, &parse_options(Some(&tampered)).unwrap(), false, "http://h/").is_err());
+        assert!(
+            list(
+                &objects,
+                &USERS,
+                &parse_options(Some(&tampered)).unwrap(),
+                false,
+                "http://h/"
+            )
+            .is_err()
+        );
     }
 }

@@ -189,9 +189,7 @@ impl Schema {
                     path: child,
                     property: key.clone(),
                     kind: SchemaErrorKind::Navigation,
-                    message: format!(
-                        "a navigation property of {type_name}, not accepted inline"
-                    ),
+                    message: format!("a navigation property of {type_name}, not accepted inline"),
                 });
             }
             self.validate_value(&def.ty, def.nullable, v, &child, key, allow_annotations)?;
@@ -226,7 +224,10 @@ impl Schema {
             .and_then(|t| t.strip_suffix(')'))
         {
             let Some(items) = value.as_array() else {
-                return Err(err(format!("expected an array ({ty}), found {}", kind(value))));
+                return Err(err(format!(
+                    "expected an array ({ty}), found {}",
+                    kind(value)
+                )));
             };
             for (i, item) in items.iter().enumerate() {
                 let p = format!("{path}[{i}]");
@@ -237,9 +238,7 @@ impl Schema {
         let ok = match ty {
             "Edm.String" => value.is_string(),
             "Edm.Boolean" => value.is_boolean(),
-            "Edm.Int32" => value
-                .as_i64()
-                .is_some_and(|n| i32::try_from(n).is_ok()),
+            "Edm.Int32" => value.as_i64().is_some_and(|n| i32::try_from(n).is_ok()),
             "Edm.Int64" => value.is_i64(),
             "Edm.DateTimeOffset" => value
                 .as_str()
@@ -255,7 +254,11 @@ impl Schema {
                     value
                         .as_str()
                         .is_some_and(|s| members.iter().any(|m| m == s))
-                } else if self.types.get(other).is_some_and(|t| t.kind == "ComplexType") {
+                } else if self
+                    .types
+                    .get(other)
+                    .is_some_and(|t| t.kind == "ComplexType")
+                {
                     return self.validate_object(other, value, path, allow_annotations);
                 } else {
                     return Err(err(format!("values of type {other} are not accepted")));
@@ -326,7 +329,10 @@ mod tests {
             "deletedDateTime": null,
             "customSecurityAttributes": {"Set": {"a": 1}}
         });
-        assert_eq!(schema().validate_object(USER, &user, "users[0]", false), Ok(()));
+        assert_eq!(
+            schema().validate_object(USER, &user, "users[0]", false),
+            Ok(())
+        );
     }
 
     #[test]
@@ -334,7 +340,10 @@ mod tests {
         let e = schema()
             .validate_object(USER, &json!({"mial": "x"}), "users[3]", false)
             .unwrap_err();
-        assert_eq!(e.to_string(), "users[3].mial: not a property of microsoft.graph.user");
+        assert_eq!(
+            e.to_string(),
+            "users[3].mial: not a property of microsoft.graph.user"
+        );
         assert_eq!(e.kind, SchemaErrorKind::Unknown);
     }
 
@@ -344,12 +353,27 @@ mod tests {
             (json!({"accountEnabled": "true"}), "users[0].accountEnabled"),
             (json!({"otherMails": "a@b.com"}), "users[0].otherMails"),
             (json!({"otherMails": [1]}), "users[0].otherMails[0]"),
-            (json!({"identities": [{"issuer": 5}]}), "users[0].identities[0].issuer"),
-            (json!({"identities": [{"isuer": "x"}]}), "users[0].identities[0].isuer"),
-            (json!({"createdDateTime": "yesterday"}), "users[0].createdDateTime"),
-            (json!({"deviceEnrollmentLimit": 1.5}), "users[0].deviceEnrollmentLimit"),
+            (
+                json!({"identities": [{"issuer": 5}]}),
+                "users[0].identities[0].issuer",
+            ),
+            (
+                json!({"identities": [{"isuer": "x"}]}),
+                "users[0].identities[0].isuer",
+            ),
+            (
+                json!({"createdDateTime": "yesterday"}),
+                "users[0].createdDateTime",
+            ),
+            (
+                json!({"deviceEnrollmentLimit": 1.5}),
+                "users[0].deviceEnrollmentLimit",
+            ),
             (json!({"proxyAddresses": null}), "users[0].proxyAddresses"),
-            (json!({"assignedPlans": [{"servicePlanId": "nope"}]}), "users[0].assignedPlans[0].servicePlanId"),
+            (
+                json!({"assignedPlans": [{"servicePlanId": "nope"}]}),
+                "users[0].assignedPlans[0].servicePlanId",
+            ),
         ];
         for (value, path) in cases {
             let e = schema()

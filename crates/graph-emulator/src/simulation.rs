@@ -255,7 +255,9 @@ fn fault_error(fault: Fault, retry_after: Option<f64>) -> GraphError {
 /// few bytes; hyper then aborts the connection instead of finishing the message.
 async fn cut(response: Response) -> Response {
     let (mut parts, body) = response.into_parts();
-    let bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default();
+    let bytes = axum::body::to_bytes(body, 1 << 20)
+        .await
+        .unwrap_or_default();
     let mut prefix = bytes.slice(..bytes.len().min(8));
     if prefix.is_empty() {
         prefix = Bytes::from_static(b"{\"");
@@ -401,12 +403,9 @@ mod tests {
             assert!(plans_a.iter().any(|p| p.fault == Some(kind)), "{kind:?}");
         }
         assert!(plans_a.iter().any(|p| p.retry_after.is_some()));
-        assert!(
-            plans_a
-                .iter()
-                .any(|p| p.fault.is_some() && p.fault != Some(Fault::CutConnection)
-                    && p.retry_after.is_none())
-        );
+        assert!(plans_a.iter().any(|p| p.fault.is_some()
+            && p.fault != Some(Fault::CutConnection)
+            && p.retry_after.is_none()));
         for p in &plans_a {
             assert!(p.delay >= Duration::from_millis(100) && p.delay <= Duration::from_millis(150));
             if let Some(r) = p.retry_after {
@@ -433,5 +432,112 @@ mod tests {
         assert!(is_invitation_post(&Method::POST, "/v1.0/invitations"));
         assert!(!is_invitation_post(&Method::GET, "/v1.0/invitations"));
         assert!(!is_invitation_post(&Method::POST, "/v1.0/users"));
+    }
+
+    /// Serves a counter route behind `simulate` and returns its URL and hit counter.
+    async fn serve(config: Simulation) -> (String, Arc<AtomicU64>) {
+        use axum::routing::{get, post};
+        let hits = Arc::new(AtomicU64::new(0));
+        let counter = hits.clone();
+        let counter2 = hits.clone();
+        let app = axum::Router::new()
+            .route(
+                "/v1.0/users",
+                get(move || async move {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    axum::Json(serde_json::json!({"value": []}))
+                }),
+            )
+            .route(
+                "/v1.0/invitations",
+                post(move || async move {
+                    counter2.fetch_add(1, Ordering::SeqCst);
+                    StatusCode::CREATED
+                }),
+            )
+            .layer(axum::middleware::from_fn_with_state(
+                Arc::new(SimulationState::new(&config)),
+                simulate,
+            ));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (url, hits)
+    }
+
+    #[tokio::test]
+    async fn faults_over_http() {
+        let (url, hits) = serve(Simulation {
+            fault_rate: 1.0,
+            seed: Some(3),
+            ..Default::default()
+        })
+        .await;
+        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        let mut cuts = 0;
+        let mut statuses = std::collections::BTreeSet::new();
+        let mut processed_expected = 0;
+        for _ in 0..60 {
+            match client.get(format!("{url}/v1.0/users")).send().await {
+                Err(_) => {
+                    cuts += 1;
+                    processed_expected += 1;
+                }
+                Ok(r) => {
+                    let status = r.status().as_u16();
+                    match r.bytes().await {
+                        Err(_) => {
+                            cuts += 1;
+                            processed_expected += 1;
+                        }
+                        Ok(_) => {
+                            if status == 504 {
+                                processed_expected += 1;
+                            }
+                            statuses.insert(status);
+                        }
+                    }
+                }
+            }
+        }
+        assert!(cuts > 0, "some connections were cut");
+        assert_eq!(
+            statuses.into_iter().collect::<Vec<_>>(),
+            vec![500, 503, 504]
+        );
+        // 504s and cuts happen after the route ran; 500s and 503s before.
+        assert_eq!(hits.load(Ordering::SeqCst), processed_expected);
+    }
+
+    #[tokio::test]
+    async fn invitations_blocked_after_budget() {
+        let (url, _) = serve(Simulation {
+            block_invites_after: Some(2),
+            ..Default::default()
+        })
+        .await;
+        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        let mut statuses = Vec::new();
+        for _ in 0..3 {
+            let r = client
+                .post(format!("{url}/v1.0/invitations"))
+                .send()
+                .await
+                .unwrap();
+            statuses.push(r.status().as_u16());
+        }
+        assert_eq!(statuses, vec![201, 201, 400]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn latency_uses_tokio_time() {
+        let state = SimulationState::new(&Simulation {
+            latency_ms: 250,
+            ..Default::default()
+        });
+        let before = tokio::time::Instant::now();
+        let plan = state.plan();
+        tokio::time::sleep(plan.delay).await;
+        assert_eq!(before.elapsed(), Duration::from_millis(250));
     }
 }

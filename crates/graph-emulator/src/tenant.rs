@@ -189,7 +189,10 @@ fn parse(value: Value) -> Result<Tenant, Invalid> {
     if let Some(key) = root.keys().find(|k| !TOP_LEVEL.contains(&k.as_str())) {
         return Err(invalid(
             key.clone(),
-            format!("not a field of a tenant file (expected one of {})", TOP_LEVEL.join(", ")),
+            format!(
+                "not a field of a tenant file (expected one of {})",
+                TOP_LEVEL.join(", ")
+            ),
         ));
     }
     let tenant_id = match root.remove("tenantId") {
@@ -219,7 +222,12 @@ fn parse(value: Value) -> Result<Tenant, Invalid> {
     };
 
     let mut ids: HashSet<String> = HashSet::new();
-    let users = objects(root.remove("users"), "users", "microsoft.graph.user", &mut ids)?;
+    let users = objects(
+        root.remove("users"),
+        "users",
+        "microsoft.graph.user",
+        &mut ids,
+    )?;
     let mut upns = HashSet::with_capacity(users.len());
     for (i, user) in users.iter().enumerate() {
         match user.get("userPrincipalName").and_then(Value::as_str) {
@@ -239,7 +247,12 @@ fn parse(value: Value) -> Result<Tenant, Invalid> {
             }
         }
     }
-    let groups = objects(root.remove("groups"), "groups", "microsoft.graph.group", &mut ids)?;
+    let groups = objects(
+        root.remove("groups"),
+        "groups",
+        "microsoft.graph.group",
+        &mut ids,
+    )?;
     let org_contacts = objects(
         root.remove("orgContacts"),
         "orgContacts",
@@ -272,7 +285,10 @@ fn string_array(value: Option<Value>, path: &str) -> Result<Vec<String>, Invalid
             .enumerate()
             .map(|(i, v)| match v {
                 Value::String(s) if !s.is_empty() => Ok(s),
-                _ => Err(invalid(format!("{path}[{i}]"), "expected a non-empty string")),
+                _ => Err(invalid(
+                    format!("{path}[{i}]"),
+                    "expected a non-empty string",
+                )),
             })
             .collect(),
         Some(_) => Err(invalid(path, "expected an array of strings")),
@@ -289,7 +305,8 @@ fn typed_array<T: serde::de::DeserializeOwned>(
             .into_iter()
             .enumerate()
             .map(|(i, v)| {
-                serde_json::from_value(v).map_err(|e| invalid(format!("{path}[{i}]"), e.to_string()))
+                serde_json::from_value(v)
+                    .map_err(|e| invalid(format!("{path}[{i}]"), e.to_string()))
             })
             .collect(),
         Some(_) => Err(invalid(path, "expected an array")),
@@ -322,20 +339,33 @@ fn objects(
     Ok(out)
 }
 
-fn check_id(map: &Map<String, Value>, here: &str, ids: &mut HashSet<String>) -> Result<(), Invalid> {
+fn check_id(
+    map: &Map<String, Value>,
+    here: &str,
+    ids: &mut HashSet<String>,
+) -> Result<(), Invalid> {
     match map.get("id").and_then(Value::as_str) {
         Some(id) if uuid::Uuid::parse_str(id).is_ok() => {
             if ids.insert(id.to_lowercase()) {
                 Ok(())
             } else {
-                Err(invalid(format!("{here}.id"), format!("duplicate id {id:?}")))
+                Err(invalid(
+                    format!("{here}.id"),
+                    format!("duplicate id {id:?}"),
+                ))
             }
         }
         _ => Err(invalid(format!("{here}.id"), "missing or not a GUID")),
     }
 }
 
-const ROLE_FIELDS: &[&str] = &["id", "displayName", "roleTemplateId", "description", "members"];
+const ROLE_FIELDS: &[&str] = &[
+    "id",
+    "displayName",
+    "roleTemplateId",
+    "description",
+    "members",
+];
 
 fn roles(
     value: Option<Value>,
@@ -413,7 +443,9 @@ mod tests {
     }
 
     fn err(v: Value) -> String {
-        Tenant::from_json(&v.to_string(), "x.json").unwrap_err().to_string()
+        Tenant::from_json(&v.to_string(), "x.json")
+            .unwrap_err()
+            .to_string()
     }
 
     #[test]
@@ -429,7 +461,10 @@ mod tests {
     fn unknown_fields_are_named_by_path() {
         let mut v = base();
         v["users"][1]["mial"] = json!("x@y.com");
-        assert_eq!(err(v), "x.json: users[1].mial: not a property of microsoft.graph.user");
+        assert_eq!(
+            err(v),
+            "x.json: users[1].mial: not a property of microsoft.graph.user"
+        );
         let mut v = base();
         v["colour"] = json!(1);
         assert!(err(v).starts_with("x.json: colour: not a field"));

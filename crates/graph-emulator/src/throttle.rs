@@ -150,7 +150,11 @@ impl Key {
         let (scope, limit, info) = match self {
             Key::Invitations { .. } => ("Tenant", "InvitationManager", "RequestLimitExceeded"),
             Key::AppGlobal { .. } => ("Application", "Global", "RequestLimitExceeded"),
-            Key::AppTenantRu { .. } => ("Tenant_Application", "ReadWrite", "ResourceUnitLimitExceeded"),
+            Key::AppTenantRu { .. } => (
+                "Tenant_Application",
+                "ReadWrite",
+                "ResourceUnitLimitExceeded",
+            ),
             Key::AppRu { .. } => ("Application", "ReadWrite", "ResourceUnitLimitExceeded"),
             Key::AppTenantWrites { .. } => ("Tenant_Application", "Write", "WriteLimitExceeded"),
             Key::AppWrites { .. } => ("Application", "Write", "WriteLimitExceeded"),
@@ -300,7 +304,13 @@ impl Throttle {
     }
 
     /// [`Throttle::admit`] at an explicit instant.
-    pub fn admit_at(&self, now: Instant, app: &str, tenant: &str, workload: &Workload) -> Admission {
+    pub fn admit_at(
+        &self,
+        now: Instant,
+        app: &str,
+        tenant: &str,
+        workload: &Workload,
+    ) -> Admission {
         let app_l = app.to_ascii_lowercase();
         let tenant_l = tenant.to_ascii_lowercase();
         let mut charges: Vec<(Key, u64)> = Vec::new();
@@ -313,7 +323,12 @@ impl Throttle {
                 };
             }
             Workload::Invitations => {
-                charges.push((Key::Invitations { tenant: tenant_l.clone() }, 1));
+                charges.push((
+                    Key::Invitations {
+                        tenant: tenant_l.clone(),
+                    },
+                    1,
+                ));
             }
             Workload::Identity {
                 resource_units,
@@ -337,7 +352,12 @@ impl Throttle {
                         1,
                     ));
                     charges.push((Key::AppWrites { app: app_l.clone() }, 1));
-                    charges.push((Key::TenantWrites { tenant: tenant_l.clone() }, 1));
+                    charges.push((
+                        Key::TenantWrites {
+                            tenant: tenant_l.clone(),
+                        },
+                        1,
+                    ));
                 }
             }
         }
@@ -432,22 +452,49 @@ mod tests {
         assert_eq!(ru(Method::GET, "/v1.0/users", None), 2);
         assert_eq!(ru(Method::GET, "/users/abc", None), 2);
         assert_eq!(ru(Method::GET, "/v1.0/users", Some("$select=id,mail")), 1);
-        assert_eq!(ru(Method::GET, "/v1.0/users", Some("%24select=id&%24top=5")), 1, "never below 1");
+        assert_eq!(
+            ru(Method::GET, "/v1.0/users", Some("%24select=id&%24top=5")),
+            1,
+            "never below 1"
+        );
         assert_eq!(ru(Method::GET, "/v1.0/users", Some("$top=999")), 2);
         assert_eq!(ru(Method::GET, "/v1.0/users", Some("$expand=manager")), 3);
         assert_eq!(
-            ru(Method::GET, "/v1.0/users/x/transitiveMemberOf/microsoft.graph.directoryRole", None),
+            ru(
+                Method::GET,
+                "/v1.0/users/x/transitiveMemberOf/microsoft.graph.directoryRole",
+                None
+            ),
             2
         );
         assert_eq!(ru(Method::GET, "/v1.0/directoryRoles", None), 1);
-        assert_eq!(ru(Method::GET, "/v1.0/roleManagement/directory/roleAssignments", Some("$top=10")), 1);
+        assert_eq!(
+            ru(
+                Method::GET,
+                "/v1.0/roleManagement/directory/roleAssignments",
+                Some("$top=10")
+            ),
+            1
+        );
         assert_eq!(
             classify(&Method::PATCH, "/v1.0/users/x", Some("$select=id")),
-            Workload::Identity { resource_units: 1, write: true }
+            Workload::Identity {
+                resource_units: 1,
+                write: true
+            }
         );
-        assert_eq!(classify(&Method::POST, "/v1.0/invitations", None), Workload::Invitations);
-        assert_eq!(classify(&Method::GET, "/invitations/", None), Workload::Invitations);
-        assert_eq!(classify(&Method::POST, "/v1.0/$batch", None), Workload::Batch);
+        assert_eq!(
+            classify(&Method::POST, "/v1.0/invitations", None),
+            Workload::Invitations
+        );
+        assert_eq!(
+            classify(&Method::GET, "/invitations/", None),
+            Workload::Invitations
+        );
+        assert_eq!(
+            classify(&Method::POST, "/v1.0/$batch", None),
+            Workload::Batch
+        );
     }
 
     #[test]
@@ -460,7 +507,10 @@ mod tests {
 
     #[test]
     fn retry_after_format() {
-        assert_eq!(format_retry_after(Duration::from_micros(2_127_001)), "2.128");
+        assert_eq!(
+            format_retry_after(Duration::from_micros(2_127_001)),
+            "2.128"
+        );
         assert_eq!(format_retry_after(Duration::from_secs(5)), "5.000");
         assert_eq!(format_retry_after(Duration::ZERO), "0.001");
     }
@@ -480,54 +530,113 @@ mod tests {
             .admit_at(at, "other-app", TENANT, &Workload::Invitations)
             .throttled
             .unwrap();
-        assert_eq!(t.scope, format!("Tenant/InvitationManager/other-app/{TENANT}"));
+        assert_eq!(
+            t.scope,
+            format!("Tenant/InvitationManager/other-app/{TENANT}")
+        );
         // The window holds 151 entries; two must leave: the second, at t0+10ms, leaves at 5.01 s.
         assert_eq!(t.retry_after, Duration::from_millis(3010));
         assert_eq!(format_retry_after(t.retry_after), "3.010");
         // Early retry: throttled again, and it counts, so the wait grows.
         let early = throttle
-            .admit_at(at + Duration::from_secs(1), APP, TENANT, &Workload::Invitations)
+            .admit_at(
+                at + Duration::from_secs(1),
+                APP,
+                TENANT,
+                &Workload::Invitations,
+            )
             .throttled
             .unwrap();
         assert!(early.retry_after > Duration::from_millis(2010), "{early:?}");
         // Waiting it out works.
         let later = at + Duration::from_secs(1) + early.retry_after;
-        assert!(throttle.admit_at(later, APP, TENANT, &Workload::Invitations).throttled.is_none());
+        assert!(
+            throttle
+                .admit_at(later, APP, TENANT, &Workload::Invitations)
+                .throttled
+                .is_none()
+        );
         // Another tenant is unaffected.
-        assert!(throttle.admit_at(at, APP, "other-tenant", &Workload::Invitations).throttled.is_none());
+        assert!(
+            throttle
+                .admit_at(at, APP, "other-tenant", &Workload::Invitations)
+                .throttled
+                .is_none()
+        );
     }
 
     #[test]
     fn resource_units_and_headers() {
         let throttle = Throttle::new(true, 10); // S: 3,500 RU / 10 s
         let t0 = Instant::now();
-        let get_users = Workload::Identity { resource_units: 2, write: false };
+        let get_users = Workload::Identity {
+            resource_units: 2,
+            write: false,
+        };
         for _ in 0..1_400 {
-            assert!(throttle.admit_at(t0, APP, TENANT, &get_users).throttled.is_none());
+            assert!(
+                throttle
+                    .admit_at(t0, APP, TENANT, &get_users)
+                    .throttled
+                    .is_none()
+            );
         }
         // 2,800 of 3,500 = 0.8: not above, no percentage header yet.
         let a = throttle.admit_at(t0, APP, TENANT, &get_users);
-        assert!(a.headers.iter().any(|(n, v)| *n == "x-ms-resource-unit" && v == "2"));
-        assert!(a.headers.iter().any(|(n, _)| *n == "x-ms-throttle-limit-percentage"));
+        assert!(
+            a.headers
+                .iter()
+                .any(|(n, v)| *n == "x-ms-resource-unit" && v == "2")
+        );
+        assert!(
+            a.headers
+                .iter()
+                .any(|(n, _)| *n == "x-ms-throttle-limit-percentage")
+        );
         for _ in 0..349 {
-            assert!(throttle.admit_at(t0, APP, TENANT, &get_users).throttled.is_none());
+            assert!(
+                throttle
+                    .admit_at(t0, APP, TENANT, &get_users)
+                    .throttled
+                    .is_none()
+            );
         }
-        let t = throttle.admit_at(t0, APP, TENANT, &get_users).throttled.unwrap();
-        assert_eq!(t.scope, format!("Tenant_Application/ReadWrite/{APP}/{TENANT}"));
+        let t = throttle
+            .admit_at(t0, APP, TENANT, &get_users)
+            .throttled
+            .unwrap();
+        assert_eq!(
+            t.scope,
+            format!("Tenant_Application/ReadWrite/{APP}/{TENANT}")
+        );
         assert_eq!(t.information, "ResourceUnitLimitExceeded");
         assert_eq!(t.retry_after, Duration::from_secs(10));
         // Another app in the same tenant has its own bucket.
-        assert!(throttle.admit_at(t0, "other", TENANT, &get_users).throttled.is_none());
+        assert!(
+            throttle
+                .admit_at(t0, "other", TENANT, &get_users)
+                .throttled
+                .is_none()
+        );
     }
 
     #[test]
     fn writes_per_app_and_tenant() {
         let throttle = Throttle::new(true, 10_000);
         let t0 = Instant::now();
-        let patch = Workload::Identity { resource_units: 1, write: true };
+        let patch = Workload::Identity {
+            resource_units: 1,
+            write: true,
+        };
         for i in 0..3_000u64 {
             let at = t0 + Duration::from_millis(i * 40); // 120 s, under the RU limit
-            assert!(throttle.admit_at(at, APP, TENANT, &patch).throttled.is_none(), "{i}");
+            assert!(
+                throttle
+                    .admit_at(at, APP, TENANT, &patch)
+                    .throttled
+                    .is_none(),
+                "{i}"
+            );
         }
         let t = throttle
             .admit_at(t0 + Duration::from_secs(121), APP, TENANT, &patch)
@@ -547,7 +656,15 @@ mod tests {
             let a = throttle.admit_at(t0, APP, TENANT, &Workload::Invitations);
             assert!(a.throttled.is_none());
         }
-        let a = throttle.admit_at(t0, APP, TENANT, &Workload::Identity { resource_units: 1, write: false });
+        let a = throttle.admit_at(
+            t0,
+            APP,
+            TENANT,
+            &Workload::Identity {
+                resource_units: 1,
+                write: false,
+            },
+        );
         assert!(a.headers.iter().any(|(n, _)| *n == "x-ms-resource-unit"));
     }
 
@@ -555,11 +672,24 @@ mod tests {
     async fn paused_clock_drives_admit() {
         let throttle = Throttle::new(true, 10);
         for _ in 0..150 {
-            assert!(throttle.admit(APP, TENANT, &Workload::Invitations).throttled.is_none());
+            assert!(
+                throttle
+                    .admit(APP, TENANT, &Workload::Invitations)
+                    .throttled
+                    .is_none()
+            );
         }
-        let t = throttle.admit(APP, TENANT, &Workload::Invitations).throttled.unwrap();
+        let t = throttle
+            .admit(APP, TENANT, &Workload::Invitations)
+            .throttled
+            .unwrap();
         assert_eq!(t.retry_after, Duration::from_secs(5));
         tokio::time::advance(Duration::from_secs(5)).await;
-        assert!(throttle.admit(APP, TENANT, &Workload::Invitations).throttled.is_none());
+        assert!(
+            throttle
+                .admit(APP, TENANT, &Workload::Invitations)
+                .throttled
+                .is_none()
+        );
     }
 }

@@ -196,7 +196,13 @@ mod tests {
             .no_proxy()
             .build()
             .unwrap();
-        assert!(untrusting.get(format!("https://127.0.0.1:{port}/ping")).send().await.is_err());
+        assert!(
+            untrusting
+                .get(format!("https://127.0.0.1:{port}/ping"))
+                .send()
+                .await
+                .is_err()
+        );
         stop.send(()).unwrap();
     }
 }

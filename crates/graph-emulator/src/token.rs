@@ -258,7 +258,10 @@ fn parse_certificate(pem: &str) -> Result<Certificate, String> {
     let (_, pem) = x509_parser::pem::parse_x509_pem(pem.as_bytes())
         .map_err(|e| format!("not a PEM certificate: {e}"))?;
     if pem.label != "CERTIFICATE" {
-        return Err(format!("expected a CERTIFICATE PEM block, found {}", pem.label));
+        return Err(format!(
+            "expected a CERTIFICATE PEM block, found {}",
+            pem.label
+        ));
     }
     let der = pem.contents;
     let (_, cert) = x509_parser::parse_x509_certificate(&der)
@@ -291,7 +294,9 @@ fn parse_form(body: &[u8]) -> Result<HashMap<String, String>, TokenError> {
             return Err(TokenError::new(
                 "invalid_request",
                 9000411,
-                format!("The request is not properly formatted. The parameter '{name}' is duplicated."),
+                format!(
+                    "The request is not properly formatted. The parameter '{name}' is duplicated."
+                ),
             ));
         }
         fields.insert(name.into_owned(), value.into_owned());
@@ -431,7 +436,9 @@ impl TokenService {
             Err(TokenError::new(
                 "invalid_request",
                 90002,
-                format!("Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant."),
+                format!(
+                    "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant."
+                ),
             ))
         }
     }
@@ -444,14 +451,18 @@ impl TokenService {
             return Err(TokenError::new(
                 "invalid_scope",
                 70011,
-                format!("The provided value for the input parameter 'scope' is not valid. The scope {scope} is not valid."),
+                format!(
+                    "The provided value for the input parameter 'scope' is not valid. The scope {scope} is not valid."
+                ),
             ));
         };
         let Some(resource) = value.strip_suffix("/.default") else {
             return Err(TokenError::new(
                 "invalid_scope",
                 1002012,
-                format!("The provided value for scope {value} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."),
+                format!(
+                    "The provided value for scope {value} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."
+                ),
             ));
         };
         let resource = resource.trim_end_matches('/');
@@ -481,8 +492,11 @@ impl TokenService {
 
     fn check_secret(client: &Client, secret: &str) -> Result<(), TokenError> {
         let ok = client.app.client_secret.as_deref().is_some_and(|expected| {
-            aws_lc_rs::constant_time::verify_slices_are_equal(expected.as_bytes(), secret.as_bytes())
-                .is_ok()
+            aws_lc_rs::constant_time::verify_slices_are_equal(
+                expected.as_bytes(),
+                secret.as_bytes(),
+            )
+            .is_ok()
         });
         if ok {
             Ok(())
@@ -490,7 +504,10 @@ impl TokenService {
             Err(TokenError::new(
                 "invalid_client",
                 7000215,
-                format!("Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{}'.", client.app.client_id),
+                format!(
+                    "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{}'.",
+                    client.app.client_id
+                ),
             ))
         }
     }
@@ -516,7 +533,10 @@ impl TokenService {
             TokenError::new(
                 "invalid_client",
                 700027,
-                format!("Client assertion failed signature validation. [Reason - {reason}, Thumbprint of key used by client: '{thumbprint}', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '{}'.]", client.app.client_id),
+                format!(
+                    "Client assertion failed signature validation. [Reason - {reason}, Thumbprint of key used by client: '{thumbprint}', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '{}'.]",
+                    client.app.client_id
+                ),
             )
         };
         // Each algorithm names its key with its own thumbprint (certificate-credentials.md).
@@ -564,7 +584,10 @@ impl TokenService {
         };
         if now < certificate.not_before || now > certificate.not_after {
             return Err(signature_failure(
-                &format!("The key was found but is not valid at this time. {}", found()),
+                &format!(
+                    "The key was found but is not valid at this time. {}",
+                    found()
+                ),
                 &certificate.sha1_hex,
             ));
         }
@@ -574,19 +597,23 @@ impl TokenService {
         validation.validate_exp = false;
         validation.validate_nbf = false;
         validation.validate_aud = false;
-        let claims = jsonwebtoken::decode::<AssertionClaims>(assertion, &certificate.key, &validation)
-            .map_err(|e| match e.kind() {
-                jsonwebtoken::errors::ErrorKind::InvalidSignature
-                | jsonwebtoken::errors::ErrorKind::InvalidAlgorithm => signature_failure(
-                    &format!(
-                        "The provided signature value did not match the expected signature value., {}",
-                        found()
-                    ),
-                    &certificate.sha1_hex,
+        let claims = jsonwebtoken::decode::<AssertionClaims>(
+            assertion,
+            &certificate.key,
+            &validation,
+        )
+        .map_err(|e| match e.kind() {
+            jsonwebtoken::errors::ErrorKind::InvalidSignature
+            | jsonwebtoken::errors::ErrorKind::InvalidAlgorithm => signature_failure(
+                &format!(
+                    "The provided signature value did not match the expected signature value., {}",
+                    found()
                 ),
-                _ => malformed(),
-            })?
-            .claims;
+                &certificate.sha1_hex,
+            ),
+            _ => malformed(),
+        })?
+        .claims;
 
         let client_id = &client.app.client_id;
         match (&claims.iss, &claims.sub) {
@@ -612,7 +639,10 @@ impl TokenService {
             return Err(missing_claim("jti"));
         }
 
-        let expected = [self.token_endpoint(&self.tenant_id), self.token_endpoint(tenant)];
+        let expected = [
+            self.token_endpoint(&self.tenant_id),
+            self.token_endpoint(tenant),
+        ];
         let audiences: Vec<&str> = match &claims.aud {
             Some(Value::String(s)) => vec![s.as_str()],
             Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
@@ -633,7 +663,11 @@ impl TokenService {
         }
 
         let (Some(exp), Some(nbf)) = (claims.exp, claims.nbf) else {
-            return Err(missing_claim(if claims.exp.is_none() { "exp" } else { "nbf" }));
+            return Err(missing_claim(if claims.exp.is_none() {
+                "exp"
+            } else {
+                "nbf"
+            }));
         };
         if now > exp + ASSERTION_SKEW_SECONDS || now + ASSERTION_SKEW_SECONDS < nbf {
             let fmt = |t: i64| {
@@ -662,12 +696,17 @@ impl TokenService {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| {
-                v.split(';')
-                    .next()
-                    .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+                v.split(';').next().is_some_and(|m| {
+                    m.trim()
+                        .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+                })
             });
         // Entra only reads form bodies; anything else looks like an empty form.
-        let form = if is_form { parse_form(body)? } else { HashMap::new() };
+        let form = if is_form {
+            parse_form(body)?
+        } else {
+            HashMap::new()
+        };
         let field = |name: &str| form.get(name).map(String::as_str).filter(|v| !v.is_empty());
 
         let grant_type = field("grant_type").ok_or_else(|| TokenError::missing("grant_type"))?;
@@ -733,18 +772,31 @@ impl TokenService {
                         return Err(TokenError::new(
                             "invalid_request",
                             9002313,
-                            format!("Invalid request. Request is malformed or invalid. 'client_assertion_type' must be '{JWT_BEARER}'."),
+                            format!(
+                                "Invalid request. Request is malformed or invalid. 'client_assertion_type' must be '{JWT_BEARER}'."
+                            ),
                         ));
                     }
                 }
-                self.check_assertion(client, assertion, tenant, jiff::Timestamp::now().as_second())?;
+                self.check_assertion(
+                    client,
+                    assertion,
+                    tenant,
+                    jiff::Timestamp::now().as_second(),
+                )?;
                 ClientAuth::Certificate
             }
         };
         let audience = self.check_scope(scope)?;
         let token = self
             .mint(client, &audience, auth, jiff::Timestamp::now().as_second())
-            .map_err(|e| TokenError::new("server_error", 50000, format!("There's an issue with the sign-in service. {e}")))?;
+            .map_err(|e| {
+                TokenError::new(
+                    "server_error",
+                    50000,
+                    format!("There's an issue with the sign-in service. {e}"),
+                )
+            })?;
         Ok(json!({
             "token_type": "Bearer",
             "expires_in": TOKEN_LIFETIME_SECONDS,
@@ -787,8 +839,13 @@ impl TokenService {
     /// A valid Graph access token for a registered client, as if it had used its secret.
     pub fn mint_for_tests(&self, client_id: &str) -> Option<String> {
         let client = self.clients.get(&client_id.to_ascii_lowercase())?;
-        self.mint(client, GRAPH_RESOURCE, ClientAuth::Secret, jiff::Timestamp::now().as_second())
-            .ok()
+        self.mint(
+            client,
+            GRAPH_RESOURCE,
+            ClientAuth::Secret,
+            jiff::Timestamp::now().as_second(),
+        )
+        .ok()
     }
 
     /// A correctly signed Graph access token for a registered client that expired two
@@ -796,7 +853,8 @@ impl TokenService {
     pub fn mint_expired_for_tests(&self, client_id: &str) -> Option<String> {
         let client = self.clients.get(&client_id.to_ascii_lowercase())?;
         let issued_at = jiff::Timestamp::now().as_second() - 2 * 3600;
-        self.mint(client, GRAPH_RESOURCE, ClientAuth::Secret, issued_at).ok()
+        self.mint(client, GRAPH_RESOURCE, ClientAuth::Secret, issued_at)
+            .ok()
     }
 
     /// Checks the `Authorization: Bearer` header of a Graph request and returns the caller.
@@ -811,8 +869,12 @@ impl TokenService {
                 "Bearer realm=\"\", authorization_uri=\"{}{}/oauth2/v2.0/authorize\", client_id=\"00000003-0000-0000-c000-000000000000\"",
                 self.base, self.tenant_id
             );
-            GraphError::new(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", message)
-                .with_header("www-authenticate", &challenge)
+            GraphError::new(
+                StatusCode::UNAUTHORIZED,
+                "InvalidAuthenticationToken",
+                message,
+            )
+            .with_header("www-authenticate", &challenge)
         };
         let value = headers
             .get(header::AUTHORIZATION)
@@ -838,21 +900,24 @@ impl TokenService {
         validation.validate_exp = false;
         validation.validate_nbf = false;
         validation.validate_aud = false;
-        let claims = match jsonwebtoken::decode::<AccessClaims>(token, &self.decoding_key, &validation) {
-            Ok(data) => data.claims,
-            Err(e) => {
-                return Err(unauthorized(match e.kind() {
-                    jsonwebtoken::errors::ErrorKind::InvalidSignature => {
-                        "Access token validation failure. Invalid signature."
-                    }
-                    _ => "Access token validation failure.",
-                }));
-            }
-        };
+        let claims =
+            match jsonwebtoken::decode::<AccessClaims>(token, &self.decoding_key, &validation) {
+                Ok(data) => data.claims,
+                Err(e) => {
+                    return Err(unauthorized(match e.kind() {
+                        jsonwebtoken::errors::ErrorKind::InvalidSignature => {
+                            "Access token validation failure. Invalid signature."
+                        }
+                        _ => "Access token validation failure.",
+                    }));
+                }
+            };
         let now = jiff::Timestamp::now().as_second();
         // Graph gives no skew to its own tokens' expiry: stricter than most validators.
         if now >= claims.exp || now < claims.nbf {
-            return Err(unauthorized("Access token has expired or is not yet valid."));
+            return Err(unauthorized(
+                "Access token has expired or is not yet valid.",
+            ));
         }
         if !self.audiences().contains(&claims.aud) {
             return Err(unauthorized(
@@ -860,7 +925,9 @@ impl TokenService {
             ));
         }
         if claims.iss != self.access_issuer() || claims.tid != self.tenant_id {
-            return Err(unauthorized("Access token validation failure. Invalid issuer."));
+            return Err(unauthorized(
+                "Access token validation failure. Invalid issuer.",
+            ));
         }
         let client = self
             .clients
@@ -942,7 +1009,9 @@ fn missing_claim(name: &str) -> TokenError {
     TokenError::new(
         "invalid_client",
         90014,
-        format!("The required field '{name}' is missing from the credential. Ensure that you have all the necessary parameters for the login request."),
+        format!(
+            "The required field '{name}' is missing from the credential. Ensure that you have all the necessary parameters for the login request."
+        ),
     )
 }
 
@@ -1068,13 +1137,17 @@ mod tests {
         .unwrap()
     }
 
-    fn assertion(cert: &TestCert, alg: Algorithm, claims: Value, tweak: impl FnOnce(&mut Header)) -> String {
+    fn assertion(
+        cert: &TestCert,
+        alg: Algorithm,
+        claims: Value,
+        tweak: impl FnOnce(&mut Header),
+    ) -> String {
         let mut header = Header::new(alg);
         header.typ = Some("JWT".to_owned());
         match alg {
             Algorithm::PS256 => {
-                header.x5t_s256 =
-                    Some(b64url(digest::digest(&digest::SHA256, &cert.der).as_ref()))
+                header.x5t_s256 = Some(b64url(digest::digest(&digest::SHA256, &cert.der).as_ref()))
             }
             _ => {
                 header.x5t = Some(b64url(
@@ -1114,7 +1187,8 @@ mod tests {
         let mut claims = good_claims(&svc, now);
         claims["aud"] = json!(svc.token_endpoint("contoso.com"));
         let jwt = assertion(&cert, Algorithm::PS256, claims, |_| {});
-        svc.check_assertion(client, &jwt, "contoso.com", now).unwrap();
+        svc.check_assertion(client, &jwt, "contoso.com", now)
+            .unwrap();
 
         // Expired (beyond the skew) and not yet valid.
         let mut claims = good_claims(&svc, now);
@@ -1156,9 +1230,15 @@ mod tests {
             header.x5t_s256 = Some(b64url(digest::digest(&digest::SHA256, &cert.der).as_ref()));
             jsonwebtoken::encode(&header, &good_claims(&svc, now), &other.key).unwrap()
         };
-        let err = svc.check_assertion(client, &forged, TENANT, now).unwrap_err();
+        let err = svc
+            .check_assertion(client, &forged, TENANT, now)
+            .unwrap_err();
         assert_eq!(err.code, 700027);
-        assert!(err.description.contains("did not match"), "{}", err.description);
+        assert!(
+            err.description.contains("did not match"),
+            "{}",
+            err.description
+        );
 
         // Claims: sub ≠ iss, iss ≠ client, jti missing.
         let mut claims = good_claims(&svc, now);
@@ -1175,7 +1255,10 @@ mod tests {
         let jwt = assertion(&cert, Algorithm::PS256, claims, |_| {});
         assert_eq!(code(svc.check_assertion(client, &jwt, TENANT, now)), 90014);
 
-        assert_eq!(code(svc.check_assertion(client, "not-a-jwt", TENANT, now)), 50027);
+        assert_eq!(
+            code(svc.check_assertion(client, "not-a-jwt", TENANT, now)),
+            50027
+        );
     }
 
     fn form_headers() -> HeaderMap {
@@ -1205,33 +1288,74 @@ mod tests {
         assert_eq!(err("fabrikam.com", &ok), 90002);
         assert_eq!(err("common", &ok), 9001023);
         assert_eq!(err(TENANT, &ok.replace("s3cret", "wrong")), 7000215);
-        assert_eq!(err(TENANT, &ok.replace(APP, "00000000-0000-0000-0000-000000000001")), 700016);
-        assert_eq!(err(TENANT, &ok.replace("&client_secret=s3cret", "")), 7000218);
-        assert_eq!(err(TENANT, &ok.replace("client_credentials", "password")), 70003);
-        assert_eq!(err(TENANT, &ok.replace("grant_type=client_credentials&", "")), 900144);
-        assert_eq!(err(TENANT, &ok.replace("%2F.default", "%2FUser.Read.All")), 1002012);
-        assert_eq!(err(TENANT, &ok.replace("graph.microsoft.com", "vault.azure.net")), 500011);
-        assert_eq!(err(TENANT, &ok.replace("%2F.default", "%2F.default+openid")), 70011);
-        assert_eq!(err(TENANT, &format!("{ok}&scope=x")), 9000411);
-        assert_eq!(err(TENANT, &ok.replace("claims=%7B%7D", "claims=%7B")), 90100);
         assert_eq!(
-            svc.issue(TENANT, &HeaderMap::new(), ok.as_bytes()).unwrap_err().code,
+            err(
+                TENANT,
+                &ok.replace(APP, "00000000-0000-0000-0000-000000000001")
+            ),
+            700016
+        );
+        assert_eq!(
+            err(TENANT, &ok.replace("&client_secret=s3cret", "")),
+            7000218
+        );
+        assert_eq!(
+            err(TENANT, &ok.replace("client_credentials", "password")),
+            70003
+        );
+        assert_eq!(
+            err(TENANT, &ok.replace("grant_type=client_credentials&", "")),
+            900144
+        );
+        assert_eq!(
+            err(TENANT, &ok.replace("%2F.default", "%2FUser.Read.All")),
+            1002012
+        );
+        assert_eq!(
+            err(
+                TENANT,
+                &ok.replace("graph.microsoft.com", "vault.azure.net")
+            ),
+            500011
+        );
+        assert_eq!(
+            err(TENANT, &ok.replace("%2F.default", "%2F.default+openid")),
+            70011
+        );
+        assert_eq!(err(TENANT, &format!("{ok}&scope=x")), 9000411);
+        assert_eq!(
+            err(TENANT, &ok.replace("claims=%7B%7D", "claims=%7B")),
+            90100
+        );
+        assert_eq!(
+            svc.issue(TENANT, &HeaderMap::new(), ok.as_bytes())
+                .unwrap_err()
+                .code,
             900144,
             "a body that isn't a form is not read"
         );
-        let status = issue(TENANT, &ok.replace("s3cret", "wrong")).unwrap_err().status();
+        let status = issue(TENANT, &ok.replace("s3cret", "wrong"))
+            .unwrap_err()
+            .status();
         assert_eq!(status, StatusCode::UNAUTHORIZED);
 
         // HTTP Basic client authentication.
         let mut headers = form_headers();
         let basic = STANDARD.encode(format!("{APP}:s3cret"));
-        headers.insert(header::AUTHORIZATION, HeaderValue::from_str(&format!("Basic {basic}")).unwrap());
-        let body = "grant_type=client_credentials&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default";
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_str(&format!("Basic {basic}")).unwrap(),
+        );
+        let body =
+            "grant_type=client_credentials&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default";
         svc.issue(TENANT, &headers, body.as_bytes()).unwrap();
 
         // The token works, and carries what Graph tokens carry.
         let mut headers = HeaderMap::new();
-        headers.insert(header::AUTHORIZATION, HeaderValue::from_str(&format!("Bearer {token}")).unwrap());
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_str(&format!("Bearer {token}")).unwrap(),
+        );
         let principal = svc.verify_bearer(&headers).unwrap();
         assert_eq!(principal.app_id, APP);
         assert_eq!(principal.tenant_id, TENANT);
@@ -1255,9 +1379,10 @@ mod tests {
             JWT_BEARER.replace(':', "%3A")
         );
         let value = svc.issue(TENANT, &form_headers(), body.as_bytes()).unwrap();
-        let claims: Value =
-            jsonwebtoken::dangerous::insecure_decode_claims(value["access_token"].as_str().unwrap())
-                .unwrap();
+        let claims: Value = jsonwebtoken::dangerous::insecure_decode_claims(
+            value["access_token"].as_str().unwrap(),
+        )
+        .unwrap();
         assert_eq!(claims["appidacr"], "2");
         assert_eq!(claims["aud"], "https://127.0.0.1:8443");
     }
@@ -1288,7 +1413,10 @@ mod tests {
         // A token from another emulator instance (another key) is a forgery here.
         let other = service(&cert);
         let foreign = other.mint_for_tests(APP).unwrap();
-        assert!(check(Some(&format!("Bearer {foreign}"))).starts_with("Access token validation failure"));
+        assert!(
+            check(Some(&format!("Bearer {foreign}")))
+                .starts_with("Access token validation failure")
+        );
         assert!(svc.mint_for_tests("unknown").is_none());
     }
 
@@ -1301,7 +1429,10 @@ mod tests {
             doc["token_endpoint"],
             format!("https://127.0.0.1:8443/{TENANT}/oauth2/v2.0/token")
         );
-        assert_eq!(doc["issuer"], format!("https://127.0.0.1:8443/{TENANT}/v2.0"));
+        assert_eq!(
+            doc["issuer"],
+            format!("https://127.0.0.1:8443/{TENANT}/v2.0")
+        );
         assert!(svc.jwks()["keys"][0]["n"].as_str().is_some());
     }
 
@@ -1310,12 +1441,19 @@ mod tests {
         let app = Application {
             client_id: APP.to_owned(),
             client_secret: None,
-            certificates: vec!["-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n".to_owned()],
+            certificates: vec![
+                "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n".to_owned(),
+            ],
             roles: vec![],
             directory_roles: vec![],
         };
-        let err = TokenService::new(&Url::parse("http://127.0.0.1:1").unwrap(), TENANT, &[], &[app])
-            .unwrap_err();
+        let err = TokenService::new(
+            &Url::parse("http://127.0.0.1:1").unwrap(),
+            TENANT,
+            &[],
+            &[app],
+        )
+        .unwrap_err();
         assert!(err.contains("certificate 0"), "{err}");
     }
 }

@@ -139,6 +139,25 @@ impl ClientSecretCredential {
             .map(|c| c.token.clone())
     }
 
+    /// [`Self::fetch`] with a short retry on transient failures: a token
+    /// refresh happens mid-run, and a login blip should not fail a row. Safe
+    /// to repeat: asking for a token has no side effects.
+    async fn fetch_with_retry(&self) -> Result<AccessToken, GraphError> {
+        const ATTEMPTS: u32 = 3;
+        let mut attempt = 1;
+        loop {
+            match self.fetch().await {
+                Err(e) if attempt < ATTEMPTS && is_transient(&e) => {
+                    let delay = Duration::from_secs(u64::from(attempt));
+                    tracing::warn!(attempt, error = %e, delay_ms = delay.as_millis() as u64, "token request failed, retrying");
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
     async fn fetch(&self) -> Result<AccessToken, GraphError> {
         let client_request_id = uuid::Uuid::new_v4().to_string();
         let http = self.http.as_ref().map_err(|e| GraphError::Transport {
@@ -176,7 +195,11 @@ impl ClientSecretCredential {
         })?;
         if !(200..300).contains(&status) {
             let err = auth_error(status, &body);
-            tracing::warn!(status, code = err.code().unwrap_or(""), "token request refused");
+            tracing::warn!(
+                status,
+                code = err.code().unwrap_or(""),
+                "token request refused"
+            );
             return Err(err);
         }
         let parsed: TokenResponse =
@@ -184,12 +207,13 @@ impl ClientSecretCredential {
                 message: format!("token response: {e}"),
                 request_id: None,
             })?;
-        let access_token = parsed.access_token.filter(|t| !t.is_empty()).ok_or_else(|| {
-            GraphError::Decode {
+        let access_token = parsed
+            .access_token
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| GraphError::Decode {
                 message: format!("token response without access_token: {}", redact(&body)),
                 request_id: None,
-            }
-        })?;
+            })?;
         let expires_in = match parsed.expires_in {
             Some(serde_json::Value::Number(n)) => n.as_u64(),
             Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
@@ -198,7 +222,9 @@ impl ClientSecretCredential {
         .unwrap_or(3599);
         let lifetime = Duration::from_secs(expires_in);
         let expires_at = issued_at
-            .checked_add(SignedDuration::from_secs(expires_in.min(i64::MAX as u64) as i64))
+            .checked_add(SignedDuration::from_secs(
+                expires_in.min(i64::MAX as u64) as i64
+            ))
             .unwrap_or(issued_at);
         let margin = renewal_margin(lifetime);
         let renew_at = expires_at
@@ -218,6 +244,15 @@ impl ClientSecretCredential {
     }
 }
 
+/// Transport failures, throttling and server errors from the token endpoint.
+fn is_transient(e: &GraphError) -> bool {
+    match e {
+        GraphError::Transport { .. } => true,
+        GraphError::Auth { status, .. } => *status == 429 || *status >= 500,
+        _ => false,
+    }
+}
+
 fn http_client(timeout: Duration, loopback: bool) -> Result<reqwest::Client, String> {
     let mut builder = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
     if !timeout.is_zero() {
@@ -232,7 +267,11 @@ fn http_client(timeout: Duration, loopback: bool) -> Result<reqwest::Client, Str
 /// A body snippet with anything token-like removed, for decode errors.
 fn redact(body: &[u8]) -> String {
     let s = snippet(body);
-    if s.contains("token") { "[body withheld]".to_string() } else { s }
+    if s.contains("token") {
+        "[body withheld]".to_string()
+    } else {
+        s
+    }
 }
 
 impl TokenSource for ClientSecretCredential {
@@ -247,7 +286,7 @@ impl TokenSource for ClientSecretCredential {
             if let Some(t) = self.cached() {
                 return Ok(t);
             }
-            self.fetch().await
+            self.fetch_with_retry().await
         })
     }
 
@@ -293,8 +332,14 @@ mod tests {
 
     #[test]
     fn margin_is_five_minutes_or_half() {
-        assert_eq!(renewal_margin(Duration::from_secs(3599)), Duration::from_secs(300));
-        assert_eq!(renewal_margin(Duration::from_secs(120)), Duration::from_secs(60));
+        assert_eq!(
+            renewal_margin(Duration::from_secs(3599)),
+            Duration::from_secs(300)
+        );
+        assert_eq!(
+            renewal_margin(Duration::from_secs(120)),
+            Duration::from_secs(60)
+        );
     }
 
     #[test]

@@ -43,7 +43,10 @@ impl GraphClient {
     /// Send up to 20 requests in one `$batch`. Ids must be unique; more than
     /// 20 requests or duplicate ids fail before anything is sent. Responses
     /// come back in request order.
-    pub async fn batch(&self, requests: Vec<BatchRequest>) -> Result<Vec<BatchResponse>, GraphError> {
+    pub async fn batch(
+        &self,
+        requests: Vec<BatchRequest>,
+    ) -> Result<Vec<BatchResponse>, GraphError> {
         if requests.is_empty() {
             return Ok(Vec::new());
         }
@@ -70,7 +73,10 @@ impl GraphClient {
         let policy = self.retry_policy().clone();
         let seed = self.call_seed();
         let mut done: HashMap<String, BatchResponse> = HashMap::new();
-        let mut pending: Vec<BatchRequest> = order.iter().filter_map(|id| by_id.get(id).cloned()).collect();
+        let mut pending: Vec<BatchRequest> = order
+            .iter()
+            .filter_map(|id| by_id.get(id).cloned())
+            .collect();
         let mut round: u32 = 0;
         let mut waited = Duration::ZERO;
         loop {
@@ -141,11 +147,17 @@ impl GraphClient {
             .collect()
     }
 
-    async fn send_batch(&self, requests: &[BatchRequest]) -> Result<Vec<BatchResponse>, GraphError> {
+    async fn send_batch(
+        &self,
+        requests: &[BatchRequest],
+    ) -> Result<Vec<BatchResponse>, GraphError> {
         let body = serde_json::to_vec(&Envelope { requests })
             .map_err(|e| GraphError::InvalidRequest(format!("serializing $batch: {e}")))?;
         // The envelope is only as repeatable as its least repeatable item.
-        let idempotency = if requests.iter().all(|r| !r.method.eq_ignore_ascii_case("POST")) {
+        let idempotency = if requests
+            .iter()
+            .all(|r| !r.method.eq_ignore_ascii_case("POST"))
+        {
             Idempotency::Idempotent
         } else {
             Idempotency::NotIdempotent
@@ -154,7 +166,9 @@ impl GraphClient {
             .iter()
             .filter(|r| {
                 let path = r.url.trim_start_matches('/');
-                path == "invitations" || path.starts_with("invitations?") || path.starts_with("invitations/")
+                path == "invitations"
+                    || path.starts_with("invitations?")
+                    || path.starts_with("invitations/")
             })
             .count();
         self.pace(invites).await;
@@ -195,7 +209,10 @@ impl GraphClient {
         let query = if select.is_empty() {
             String::new()
         } else {
-            format!("?$select={}", utf8_percent_encode(&select.join(","), COMPONENT))
+            format!(
+                "?$select={}",
+                utf8_percent_encode(&select.join(","), COMPONENT)
+            )
         };
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(MAX_BATCH) {
@@ -218,7 +235,12 @@ impl GraphClient {
 }
 
 fn with_content_type(mut r: BatchRequest) -> BatchRequest {
-    if r.body.is_some() && !r.headers.keys().any(|k| k.eq_ignore_ascii_case("content-type")) {
+    if r.body.is_some()
+        && !r
+            .headers
+            .keys()
+            .any(|k| k.eq_ignore_ascii_case("content-type"))
+    {
         r.headers
             .insert("Content-Type".to_string(), "application/json".to_string());
     }
@@ -244,7 +266,11 @@ fn user_from_batch(r: BatchResponse, path: String) -> Result<Option<User>, Graph
 
 /// Map a failed batch item to [`GraphError::Api`] (`path` is the item's URL
 /// without query, relative to the version root).
-fn batch_item_error<T>(r: &BatchResponse, request_id: Option<String>, path: String) -> Result<T, GraphError> {
+fn batch_item_error<T>(
+    r: &BatchResponse,
+    request_id: Option<String>,
+    path: String,
+) -> Result<T, GraphError> {
     let raw = r
         .body
         .as_ref()
@@ -256,7 +282,10 @@ fn batch_item_error<T>(r: &BatchResponse, request_id: Option<String>, path: Stri
         code: parsed.code,
         message: parsed.message,
         request_id: request_id.or(parsed.request_id),
-        client_request_id: r.header("client-request-id").unwrap_or_default().to_string(),
+        client_request_id: r
+            .header("client-request-id")
+            .unwrap_or_default()
+            .to_string(),
         retry_after: r
             .header("retry-after")
             .and_then(|v| parse_retry_after(v, jiff::Timestamp::now())),

@@ -273,7 +273,9 @@ impl GraphClient {
                 req = req.header("ConsistencyLevel", "eventual");
             }
             if let Some(body) = &call.body {
-                req = req.header(CONTENT_TYPE, "application/json").body(body.clone());
+                req = req
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(body.clone());
             }
             let (failure, retry_after, error) = match req.send().await {
                 Err(e) => {
@@ -311,6 +313,7 @@ impl GraphClient {
                                 sent: true,
                             };
                             if should_retry(Failure::Transport { sent: true }, call.idempotency)
+                                && attempt < policy.max_attempts
                                 && let Some(d) = self.next_delay(attempt, None, seed, waited)
                             {
                                 waited += d;
@@ -356,8 +359,7 @@ impl GraphClient {
                     if status == 429 {
                         // Graph told us to back off: every caller in this
                         // scope holds off, whether or not we retry ourselves.
-                        let hold = retry_after
-                            .unwrap_or_else(|| policy.delay(attempt, None, seed));
+                        let hold = retry_after.unwrap_or_else(|| policy.delay(attempt, None, seed));
                         inner.gates.block_for(call.scope, hold);
                     }
                     (Failure::Status(status), retry_after, error)

@@ -212,17 +212,29 @@ mod tests {
     fn cloud_hosts() {
         let e = Endpoints::for_cloud(Cloud::Global);
         assert_eq!(e.graph_root().as_str(), "https://graph.microsoft.com/");
-        assert_eq!(e.authority_root().as_str(), "https://login.microsoftonline.com/");
+        assert_eq!(
+            e.authority_root().as_str(),
+            "https://login.microsoftonline.com/"
+        );
         assert_eq!(e.scope(), "https://graph.microsoft.com/.default");
         let e = Endpoints::for_cloud(Cloud::UsGov);
         assert_eq!(e.graph_root().as_str(), "https://graph.microsoft.us/");
-        assert_eq!(e.authority_root().as_str(), "https://login.microsoftonline.us/");
+        assert_eq!(
+            e.authority_root().as_str(),
+            "https://login.microsoftonline.us/"
+        );
         let e = Endpoints::for_cloud(Cloud::UsGovDod);
         assert_eq!(e.graph_root().as_str(), "https://dod-graph.microsoft.us/");
         assert_eq!(e.scope(), "https://dod-graph.microsoft.us/.default");
         let e = Endpoints::for_cloud(Cloud::China);
-        assert_eq!(e.graph_root().as_str(), "https://microsoftgraph.chinacloudapi.cn/");
-        assert_eq!(e.authority_root().as_str(), "https://login.partner.microsoftonline.cn/");
+        assert_eq!(
+            e.graph_root().as_str(),
+            "https://microsoftgraph.chinacloudapi.cn/"
+        );
+        assert_eq!(
+            e.authority_root().as_str(),
+            "https://login.partner.microsoftonline.cn/"
+        );
     }
 
     #[test]
@@ -250,7 +262,8 @@ mod tests {
 
     #[test]
     fn loopback_http_accepted_and_normalised() {
-        let e = Endpoints::new(u("http://127.0.0.1:8080"), u("http://localhost:8080/auth")).unwrap();
+        let e =
+            Endpoints::new(u("http://127.0.0.1:8080"), u("http://localhost:8080/auth")).unwrap();
         assert_eq!(e.graph_root().as_str(), "http://127.0.0.1:8080/");
         assert_eq!(e.authority_root().as_str(), "http://localhost:8080/auth/");
         assert_eq!(e.scope(), "http://127.0.0.1:8080/.default");

@@ -14,7 +14,10 @@ impl GraphClient {
     }
 
     /// `GET /contacts` (organisational contacts) with all pages.
-    pub async fn list_org_contacts(&self, query: &ListQuery) -> Result<Vec<DirectoryObject>, GraphError> {
+    pub async fn list_org_contacts(
+        &self,
+        query: &ListQuery,
+    ) -> Result<Vec<DirectoryObject>, GraphError> {
         let url = self.url_with_query(&["contacts"], &query.pairs());
         self.get_all(url, query.advanced).await
     }
@@ -30,7 +33,10 @@ impl GraphClient {
     }
 
     /// `GET /directoryRoles/{id}/members` with all pages.
-    pub async fn list_directory_role_members(&self, role_id: &str) -> Result<Vec<DirectoryObject>, GraphError> {
+    pub async fn list_directory_role_members(
+        &self,
+        role_id: &str,
+    ) -> Result<Vec<DirectoryObject>, GraphError> {
         non_empty(role_id, "role id")?;
         self.get_all(self.url(&["directoryRoles", role_id, "members"]), false)
             .await

@@ -54,7 +54,9 @@ pub enum GraphError {
         correlation_id: Option<String>,
     },
     /// The HTTP exchange failed (connect, TLS, timeout, broken body).
-    #[error("transport error: {message} (client-request-id {client_request_id}, may have reached server: {sent})")]
+    #[error(
+        "transport error: {message} (client-request-id {client_request_id}, may have reached server: {sent})"
+    )]
     Transport {
         /// Human-readable cause.
         message: String,

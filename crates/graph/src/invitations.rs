@@ -48,7 +48,10 @@ impl GraphClient {
     }
 
     /// General `POST /invitations`.
-    pub async fn create_invitation(&self, invitation: &InvitationRequest) -> Result<Invitation, GraphError> {
+    pub async fn create_invitation(
+        &self,
+        invitation: &InvitationRequest,
+    ) -> Result<Invitation, GraphError> {
         let value = serde_json::to_value(invitation)
             .map_err(|e| GraphError::InvalidRequest(format!("serializing invitation: {e}")))?;
         self.send_invitation(invitation, &value).await
@@ -62,7 +65,10 @@ impl GraphClient {
         non_empty(&req.invited_user_email_address, "invitedUserEmailAddress")?;
         non_empty(&req.invite_redirect_url, "inviteRedirectUrl")?;
         if req.reset_redemption == Some(true)
-            && req.invited_user.as_ref().is_none_or(|u| u.id.trim().is_empty())
+            && req
+                .invited_user
+                .as_ref()
+                .is_none_or(|u| u.id.trim().is_empty())
         {
             return Err(GraphError::InvalidRequest(
                 "resetRedemption requires invitedUser.id".into(),

@@ -66,7 +66,9 @@ mod retry;
 mod throttle;
 mod users;
 
-pub use crate::auth::{AccessToken, ClientSecretCredential, Clock, StaticToken, TokenSource, renewal_margin};
+pub use crate::auth::{
+    AccessToken, ClientSecretCredential, Clock, StaticToken, TokenSource, renewal_margin,
+};
 pub use crate::batch::MAX_BATCH;
 pub use crate::client::{ClientOptions, GraphClient};
 pub use crate::cloud::{Cloud, Endpoints};

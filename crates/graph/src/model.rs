@@ -145,7 +145,11 @@ pub struct DirectoryObject {
     #[serde(default)]
     pub id: String,
     /// OData type, e.g. `#microsoft.graph.group`.
-    #[serde(rename = "@odata.type", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "@odata.type",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub odata_type: Option<String>,
     /// Display name.
     pub display_name: Option<String>,
@@ -158,7 +162,11 @@ pub struct DirectoryObject {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_principal_name: Option<String>,
     /// Other mails (users only).
-    #[serde(default, deserialize_with = "null_as_empty", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_empty",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub other_mails: Vec<String>,
 }
 
@@ -225,7 +233,10 @@ impl PartialEq for PasswordProfile {
 #[serde(rename_all = "camelCase")]
 pub struct PasswordProfile {
     /// New password.
-    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "serialize_secret")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "serialize_secret"
+    )]
     pub password: Option<SecretString>,
     /// Force a change at next sign-in.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -278,7 +289,11 @@ pub struct InvitedUserMessageInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_language: Option<String>,
     /// CC recipients (Graph honours only one).
-    #[serde(default, deserialize_with = "null_as_empty", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_empty",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub cc_recipients: Vec<Recipient>,
     /// Custom text (dropped by Graph for app-only callers).
     #[serde(default, skip_serializing_if = "Option::is_none")]

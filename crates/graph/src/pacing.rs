@@ -81,7 +81,10 @@ mod tests {
         let secs: Vec<u64> = times.iter().map(|d| d.as_secs()).collect();
         assert_eq!(secs, vec![0, 0, 0, 5, 5, 5, 10, 10, 10, 15]);
         for (i, t) in times.iter().enumerate() {
-            let in_window = times[i..].iter().filter(|u| **u < *t + Duration::from_secs(5)).count();
+            let in_window = times[i..]
+                .iter()
+                .filter(|u| **u < *t + Duration::from_secs(5))
+                .count();
             assert!(in_window <= 3, "window starting at {t:?} holds {in_window}");
         }
     }

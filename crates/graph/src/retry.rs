@@ -141,7 +141,10 @@ pub(crate) fn should_retry(failure: Failure, idempotency: Idempotency) -> bool {
         (Failure::Status(429), _)
             | (Failure::Status(503 | 504), Idempotency::Idempotent)
             | (Failure::Transport { .. }, Idempotency::Idempotent)
-            | (Failure::Transport { sent: false }, Idempotency::NotIdempotent)
+            | (
+                Failure::Transport { sent: false },
+                Idempotency::NotIdempotent
+            )
     )
 }
 
@@ -156,8 +159,14 @@ mod tests {
 
     #[test]
     fn retry_after_fractional_integer_and_date() {
-        assert_eq!(parse_retry_after("2.128", now()), Some(Duration::from_millis(2128)));
-        assert_eq!(parse_retry_after(" 5 ", now()), Some(Duration::from_secs(5)));
+        assert_eq!(
+            parse_retry_after("2.128", now()),
+            Some(Duration::from_millis(2128))
+        );
+        assert_eq!(
+            parse_retry_after(" 5 ", now()),
+            Some(Duration::from_secs(5))
+        );
         assert_eq!(parse_retry_after("0", now()), Some(Duration::ZERO));
         assert_eq!(
             parse_retry_after("Wed, 01 May 2024 10:00:07 GMT", now()),

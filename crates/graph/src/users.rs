@@ -12,7 +12,11 @@ use crate::throttle::ThrottleScope;
 impl GraphClient {
     /// `GET /users/{id or UPN}`; `Ok(None)` on 404. The id is percent-encoded
     /// as one path segment (guest UPNs contain `#EXT#`).
-    pub async fn get_user(&self, id_or_upn: &str, select: &[&str]) -> Result<Option<User>, GraphError> {
+    pub async fn get_user(
+        &self,
+        id_or_upn: &str,
+        select: &[&str],
+    ) -> Result<Option<User>, GraphError> {
         non_empty(id_or_upn, "user id")?;
         let pairs: Vec<(&str, String)> = if select.is_empty() {
             Vec::new()
@@ -40,7 +44,9 @@ impl GraphClient {
         let body = serde_json::to_vec(update)
             .map_err(|e| GraphError::InvalidRequest(format!("serializing user update: {e}")))?;
         if body == b"{}" {
-            return Err(GraphError::InvalidRequest("user update sets no property".into()));
+            return Err(GraphError::InvalidRequest(
+                "user update sets no property".into(),
+            ));
         }
         self.execute(Call {
             method: Method::PATCH,
@@ -68,10 +74,18 @@ impl GraphClient {
     /// Activated directory roles the user holds directly or through groups:
     /// `GET /users/{id}/transitiveMemberOf/microsoft.graph.directoryRole`
     /// with `ConsistencyLevel: eventual` and `$count=true` (the cast needs both).
-    pub async fn user_directory_roles(&self, user_id: &str) -> Result<Vec<DirectoryRole>, GraphError> {
+    pub async fn user_directory_roles(
+        &self,
+        user_id: &str,
+    ) -> Result<Vec<DirectoryRole>, GraphError> {
         non_empty(user_id, "user id")?;
         let url = self.url_with_query(
-            &["users", user_id, "transitiveMemberOf", "microsoft.graph.directoryRole"],
+            &[
+                "users",
+                user_id,
+                "transitiveMemberOf",
+                "microsoft.graph.directoryRole",
+            ],
             &[("$count", "true".to_string())],
         );
         self.get_all(url, true).await

@@ -48,12 +48,20 @@ struct Item {
 }
 
 fn parse(body: &[u8]) -> Result<Vec<Item>, GraphError> {
-    let value: Value = serde_json::from_slice(body).map_err(|_| bad("Invalid batch payload format."))?;
+    let value: Value =
+        serde_json::from_slice(body).map_err(|_| bad("Invalid batch payload format."))?;
     let Some(requests) = value.get("requests").and_then(Value::as_array) else {
-        return Err(bad("Invalid batch payload format: a 'requests' array is required."));
+        return Err(bad(
+            "Invalid batch payload format: a 'requests' array is required.",
+        ));
     };
-    if let Some(k) = value.as_object().and_then(|o| o.keys().find(|k| *k != "requests")) {
-        return Err(bad(format!("Invalid batch payload format: unknown property '{k}'.")));
+    if let Some(k) = value
+        .as_object()
+        .and_then(|o| o.keys().find(|k| *k != "requests"))
+    {
+        return Err(bad(format!(
+            "Invalid batch payload format: unknown property '{k}'."
+        )));
     }
     if requests.is_empty() {
         return Err(bad("Invalid batch payload format: 'requests' is empty."));
@@ -68,10 +76,14 @@ fn parse(body: &[u8]) -> Result<Vec<Item>, GraphError> {
     let mut ids = HashSet::new();
     for r in requests {
         let Some(o) = r.as_object() else {
-            return Err(bad("Invalid batch payload format: each request must be an object."));
+            return Err(bad(
+                "Invalid batch payload format: each request must be an object.",
+            ));
         };
         if let Some(k) = o.keys().find(|k| !ITEM_FIELDS.contains(&k.as_str())) {
-            return Err(bad(format!("Invalid batch payload format: unknown property '{k}'.")));
+            return Err(bad(format!(
+                "Invalid batch payload format: unknown property '{k}'."
+            )));
         }
         let id = match o.get("id") {
             Some(Value::String(s)) if !s.is_empty() => s.clone(),
@@ -79,7 +91,9 @@ fn parse(body: &[u8]) -> Result<Vec<Item>, GraphError> {
             _ => return Err(bad("Each batch request needs an 'id'.")),
         };
         if !ids.insert(id.clone()) {
-            return Err(bad(format!("Batch request ids must be unique; '{id}' is repeated.")));
+            return Err(bad(format!(
+                "Batch request ids must be unique; '{id}' is repeated."
+            )));
         }
         let method = o
             .get("method")
@@ -91,24 +105,40 @@ fn parse(body: &[u8]) -> Result<Vec<Item>, GraphError> {
             .and_then(Value::as_str)
             .ok_or_else(|| bad(format!("Batch request '{id}' needs a 'url'.")))?;
         if url.contains("://") {
-            return Err(bad(format!("Batch request '{id}': the url must be relative to /v1.0.")));
+            return Err(bad(format!(
+                "Batch request '{id}': the url must be relative to /v1.0."
+            )));
         }
-        let url = if url.starts_with('/') { url.to_owned() } else { format!("/{url}") };
+        let url = if url.starts_with('/') {
+            url.to_owned()
+        } else {
+            format!("/{url}")
+        };
         let mut headers = Vec::new();
         match o.get("headers") {
             None | Some(Value::Null) => {}
             Some(Value::Object(h)) => {
                 for (k, v) in h {
                     let Some(v) = v.as_str() else {
-                        return Err(bad(format!("Batch request '{id}': header '{k}' must be a string.")));
+                        return Err(bad(format!(
+                            "Batch request '{id}': header '{k}' must be a string."
+                        )));
                     };
                     headers.push((k.clone(), v.to_owned()));
                 }
             }
-            Some(_) => return Err(bad(format!("Batch request '{id}': 'headers' must be an object."))),
+            Some(_) => {
+                return Err(bad(format!(
+                    "Batch request '{id}': 'headers' must be an object."
+                )));
+            }
         }
         let body = o.get("body").filter(|b| !b.is_null()).cloned();
-        if body.is_some() && !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
+        if body.is_some()
+            && !headers
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        {
             return Err(bad(format!(
                 "Batch request '{id}' has a body but no Content-Type header."
             )));
@@ -118,23 +148,42 @@ fn parse(body: &[u8]) -> Result<Vec<Item>, GraphError> {
             Some(Value::Array(d)) if d.is_empty() => None,
             Some(Value::Array(d)) if d.len() == 1 => match &d[0] {
                 Value::String(s) => Some(s.clone()),
-                _ => return Err(bad(format!("Batch request '{id}': dependsOn must list ids."))),
+                _ => {
+                    return Err(bad(format!(
+                        "Batch request '{id}': dependsOn must list ids."
+                    )));
+                }
             },
             Some(Value::Array(_)) => {
                 return Err(bad(format!(
                     "Batch request '{id}': a request can depend on only one other request."
                 )));
             }
-            Some(_) => return Err(bad(format!("Batch request '{id}': dependsOn must be an array."))),
+            Some(_) => {
+                return Err(bad(format!(
+                    "Batch request '{id}': dependsOn must be an array."
+                )));
+            }
         };
-        items.push(Item { id, method, url, headers, body, depends_on });
+        items.push(Item {
+            id,
+            method,
+            url,
+            headers,
+            body,
+            depends_on,
+        });
     }
     check_dependencies(&items)?;
     Ok(items)
 }
 
 fn check_dependencies(items: &[Item]) -> Result<(), GraphError> {
-    let position: HashMap<&str, usize> = items.iter().enumerate().map(|(i, it)| (it.id.as_str(), i)).collect();
+    let position: HashMap<&str, usize> = items
+        .iter()
+        .enumerate()
+        .map(|(i, it)| (it.id.as_str(), i))
+        .collect();
     for (i, item) in items.iter().enumerate() {
         if let Some(dep) = &item.depends_on {
             match position.get(dep.as_str()) {
@@ -203,7 +252,11 @@ pub async fn handle(
                 "FailedDependency",
                 "The request was not executed because one of the requests it depends on failed.",
             );
-            (424, json!({"Content-Type": "application/json"}), Some(e.body(&ids)))
+            (
+                424,
+                json!({"Content-Type": "application/json"}),
+                Some(e.body(&ids)),
+            )
         } else {
             dispatch(&state.api, &item, authorization.as_ref()).await
         };
@@ -220,8 +273,14 @@ pub async fn handle(
     ctx.finish(Ok(json(StatusCode::OK, json!({"responses": responses}))))
 }
 
-async fn dispatch(api: &Router, item: &Item, authorization: Option<&HeaderValue>) -> (u16, Value, Option<Value>) {
-    let mut builder = Request::builder().method(item.method.clone()).uri(&item.url);
+async fn dispatch(
+    api: &Router,
+    item: &Item,
+    authorization: Option<&HeaderValue>,
+) -> (u16, Value, Option<Value>) {
+    let mut builder = Request::builder()
+        .method(item.method.clone())
+        .uri(&item.url);
     let mut content_type_json = false;
     for (k, v) in &item.headers {
         if k.eq_ignore_ascii_case("authorization") {
@@ -231,7 +290,10 @@ async fn dispatch(api: &Router, item: &Item, authorization: Option<&HeaderValue>
         if k.eq_ignore_ascii_case("content-type") && v.to_ascii_lowercase().contains("json") {
             content_type_json = true;
         }
-        if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(k.as_bytes()), HeaderValue::from_str(v)) {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(k.as_bytes()),
+            HeaderValue::from_str(v),
+        ) {
             builder = builder.header(name, value);
         }
     }
@@ -246,7 +308,11 @@ async fn dispatch(api: &Router, item: &Item, authorization: Option<&HeaderValue>
     let Ok(mut request) = builder.body(body) else {
         let e = bad("The request url or headers are not valid.");
         let ids = RequestIds::from_headers(&axum::http::HeaderMap::new());
-        return (400, json!({"Content-Type": "application/json"}), Some(e.body(&ids)));
+        return (
+            400,
+            json!({"Content-Type": "application/json"}),
+            Some(e.body(&ids)),
+        );
     };
     let ids = RequestIds::from_headers(request.headers());
     request.extensions_mut().insert(ids);
@@ -262,7 +328,11 @@ async fn dispatch(api: &Router, item: &Item, authorization: Option<&HeaderValue>
             continue;
         }
         if let Ok(v) = value.to_str() {
-            let key = if name == axum::http::header::CONTENT_TYPE { "Content-Type".to_owned() } else { name.to_string() };
+            let key = if name == axum::http::header::CONTENT_TYPE {
+                "Content-Type".to_owned()
+            } else {
+                name.to_string()
+            };
             headers.insert(key, json!(v));
         }
     }
@@ -303,17 +373,30 @@ mod tests {
     #[test]
     fn accepts_the_documented_dependency_patterns() {
         assert!(ids(json!({"requests": [req("1", None), req("2", None)]})).is_ok());
-        assert!(ids(json!({"requests": [req("1", None), req("2", Some("1")), req("3", Some("2"))]})).is_ok());
-        assert!(ids(json!({"requests": [req("1", None), req("2", Some("1")), req("3", Some("1"))]})).is_ok());
+        assert!(
+            ids(json!({"requests": [req("1", None), req("2", Some("1")), req("3", Some("2"))]}))
+                .is_ok()
+        );
+        assert!(
+            ids(json!({"requests": [req("1", None), req("2", Some("1")), req("3", Some("1"))]}))
+                .is_ok()
+        );
     }
 
     #[test]
     fn refuses_other_dependency_patterns_and_bad_envelopes() {
-        assert!(ids(json!({"requests": [req("1", None), req("2", None), req("3", Some("2"))]})).is_err());
+        assert!(
+            ids(json!({"requests": [req("1", None), req("2", None), req("3", Some("2"))]}))
+                .is_err()
+        );
         assert!(ids(json!({"requests": [req("1", Some("2")), req("2", None)]})).is_err());
         assert!(ids(json!({"requests": [req("1", None), req("1", None)]})).is_err());
         let many: Vec<Value> = (0..21).map(|i| req(&i.to_string(), None)).collect();
-        assert!(ids(json!({"requests": many})).unwrap_err().contains("limit of 20"));
+        assert!(
+            ids(json!({"requests": many}))
+                .unwrap_err()
+                .contains("limit of 20")
+        );
         let no_type = json!({"requests": [{"id": "1", "method": "PATCH", "url": "/users/x", "body": {"mail": "a@b.com"}}]});
         assert!(ids(no_type).unwrap_err().contains("Content-Type"));
         assert!(ids(json!({"requests": [{"id": "1", "method": "GET", "url": "https://graph.microsoft.com/v1.0/users"}]})).is_err());

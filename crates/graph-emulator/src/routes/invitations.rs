@@ -34,7 +34,9 @@ use serde_json::{Map, Value, json};
 
 use super::users::may_manage_admin;
 use super::{AppState, Ctx, json};
-use crate::directory::{self, Directory, InvitationRecord, MessageRecord, has_mailbox, strings, text};
+use crate::directory::{
+    self, Directory, InvitationRecord, MessageRecord, has_mailbox, strings, text,
+};
 use crate::error::GraphError;
 use crate::schema::{is_annotation, schema};
 
@@ -57,7 +59,9 @@ pub fn is_invitable_address(address: &str) -> bool {
         && !edge(local)
         && !edge(domain)
         && !local.contains('@')
-        && !address.chars().any(|c| FORBIDDEN_CHARS.contains(c) || c.is_whitespace() || c.is_control())
+        && !address
+            .chars()
+            .any(|c| FORBIDDEN_CHARS.contains(c) || c.is_whitespace() || c.is_control())
 }
 
 fn strip_annotations(value: &mut Value) {
@@ -102,18 +106,26 @@ fn parse(body: &[u8]) -> Result<Request, GraphError> {
         None | Some(Value::Null) => None,
         Some(Value::Object(user)) => {
             if let Some(k) = user.keys().find(|k| *k != "id") {
-                return Err(bad(format!("Property 'invitedUser.{k}' is not supported in an invitation.")));
+                return Err(bad(format!(
+                    "Property 'invitedUser.{k}' is not supported in an invitation."
+                )));
             }
             match user.get("id") {
                 Some(Value::String(id)) => Some(id.clone()),
-                _ => return Err(bad("Property 'invitedUser.id' is required and must be a string.")),
+                _ => {
+                    return Err(bad(
+                        "Property 'invitedUser.id' is required and must be a string.",
+                    ));
+                }
             }
         }
         Some(_) => return Err(bad("Property 'invitedUser' must be an object.")),
     };
     for read_only in ["id", "inviteRedeemUrl", "status"] {
         if map.contains_key(read_only) {
-            return Err(bad(format!("Property '{read_only}' is read-only and cannot be set.")));
+            return Err(bad(format!(
+                "Property '{read_only}' is read-only and cannot be set."
+            )));
         }
     }
     let whole = Value::Object(map.clone());
@@ -121,21 +133,28 @@ fn parse(body: &[u8]) -> Result<Request, GraphError> {
         .validate_object("microsoft.graph.invitation", &whole, "", true)
         .map_err(|e| bad(format!("Invalid request body: {e}.")))?;
     let string = |k: &str| map.get(k).and_then(Value::as_str).map(str::to_owned);
-    let address = string("invitedUserEmailAddress")
-        .ok_or_else(|| bad("The request body is missing the required property 'invitedUserEmailAddress'."))?;
-    let redirect = string("inviteRedirectUrl")
-        .ok_or_else(|| bad("The request body is missing the required property 'inviteRedirectUrl'."))?;
+    let address = string("invitedUserEmailAddress").ok_or_else(|| {
+        bad("The request body is missing the required property 'invitedUserEmailAddress'.")
+    })?;
+    let redirect = string("inviteRedirectUrl").ok_or_else(|| {
+        bad("The request body is missing the required property 'inviteRedirectUrl'.")
+    })?;
     if url::Url::parse(&redirect).is_err() {
         return Err(bad("The inviteRedirectUrl is not a valid absolute URL."));
     }
     if !is_invitable_address(&address) {
-        return Err(bad(format!("The invited user email address '{address}' is not valid.")));
+        return Err(bad(format!(
+            "The invited user email address '{address}' is not valid."
+        )));
     }
     let user_type = string("invitedUserType").unwrap_or_else(|| "Guest".into());
     if user_type != "Guest" && user_type != "Member" {
         return Err(bad("invitedUserType must be 'Guest' or 'Member'."));
     }
-    let info = map.get("invitedUserMessageInfo").cloned().unwrap_or(Value::Null);
+    let info = map
+        .get("invitedUserMessageInfo")
+        .cloned()
+        .unwrap_or(Value::Null);
     let cc: Vec<String> = info
         .get("ccRecipients")
         .and_then(Value::as_array)
@@ -144,21 +163,32 @@ fn parse(body: &[u8]) -> Result<Request, GraphError> {
         .filter_map(|r| r.pointer("/emailAddress/address").and_then(Value::as_str))
         .map(str::to_owned)
         .collect();
-    let cc_count = info.get("ccRecipients").and_then(Value::as_array).map_or(0, Vec::len);
+    let cc_count = info
+        .get("ccRecipients")
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
     if cc_count > 1 {
         return Err(bad("Only one cc recipient is supported."));
     }
     if cc_count != cc.len() || cc.iter().any(|a| !is_invitable_address(a)) {
         return Err(bad("The cc recipient's email address is not valid."));
     }
-    let reset = map.get("resetRedemption").and_then(Value::as_bool).unwrap_or(false);
+    let reset = map
+        .get("resetRedemption")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     if reset && target.is_none() {
-        return Err(bad("When resetRedemption is true, the invitedUser/id relationship is required."));
+        return Err(bad(
+            "When resetRedemption is true, the invitedUser/id relationship is required.",
+        ));
     }
     Ok(Request {
         address,
         redirect,
-        send: map.get("sendInvitationMessage").and_then(Value::as_bool).unwrap_or(false),
+        send: map
+            .get("sendInvitationMessage")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
         display_name: string("invitedUserDisplayName"),
         user_type,
         reset,
@@ -193,12 +223,19 @@ fn invite(app: &AppState, ctx: &Ctx, body: &[u8]) -> Result<Response, GraphError
     let permissions: &[&'static str] = if req.target.is_some() {
         &["User.ReadWrite.All", "Directory.ReadWrite.All"]
     } else {
-        &["User.Invite.All", "User.ReadWrite.All", "Directory.ReadWrite.All"]
+        &[
+            "User.Invite.All",
+            "User.ReadWrite.All",
+            "Directory.ReadWrite.All",
+        ]
     };
     ctx.require(permissions).map_err(|_| unauthorized(ctx))?;
 
     let mut dir = app.dir.write();
-    if app.block_invites_after.is_some_and(|n| dir.accepted_invitations >= n) {
+    if app
+        .block_invites_after
+        .is_some_and(|n| dir.accepted_invitations >= n)
+    {
         return Err(GraphError::new(
             StatusCode::FORBIDDEN,
             "Forbidden",
@@ -218,20 +255,32 @@ fn invite(app: &AppState, ctx: &Ctx, body: &[u8]) -> Result<Response, GraphError
     if req.reset {
         // The old external sign-in is forgotten; the user redeems again.
         if let Some(Value::Array(ids)) = user.get_mut("identities") {
-            ids.retain(|i| i.get("signInType").and_then(Value::as_str) == Some("userPrincipalName"));
+            ids.retain(|i| {
+                i.get("signInType").and_then(Value::as_str) == Some("userPrincipalName")
+            });
         }
     }
-    let upn = text(user, "userPrincipalName").unwrap_or_default().to_owned();
+    let upn = text(user, "userPrincipalName")
+        .unwrap_or_default()
+        .to_owned();
     let user_type = text(user, "userType").unwrap_or("Guest").to_owned();
     let display_name = req
         .display_name
         .clone()
         .or_else(|| text(user, "displayName").map(str::to_owned));
 
-    for old in dir.invitations.iter_mut().filter(|i| i.user_id == user_id && i.status == "PendingAcceptance") {
+    for old in dir
+        .invitations
+        .iter_mut()
+        .filter(|i| i.user_id == user_id && i.status == "PendingAcceptance")
+    {
         old.status = "Superseded".into();
     }
-    let token = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+    let token = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
     let redeem_url = format!("{}redeem/{token}", app.root);
     let id = uuid::Uuid::new_v4().to_string();
     dir.invitations.push(InvitationRecord {
@@ -297,7 +346,12 @@ fn conflict() -> GraphError {
     bad("Another object with the same value for property proxyAddresses already exists.")
 }
 
-fn existing_user(dir: &mut Directory, ctx: &Ctx, req: &Request, id: &str) -> Result<usize, GraphError> {
+fn existing_user(
+    dir: &mut Directory,
+    ctx: &Ctx,
+    req: &Request,
+    id: &str,
+) -> Result<usize, GraphError> {
     let index = dir
         .find_user(id)
         .filter(|i| text(&dir.users[*i], "id").is_some_and(|u| u.eq_ignore_ascii_case(id)))
@@ -305,7 +359,10 @@ fn existing_user(dir: &mut Directory, ctx: &Ctx, req: &Request, id: &str) -> Res
     let user = &dir.users[index];
     let user_id = text(user, "id").unwrap_or_default().to_owned();
     ctx.target(&user_id);
-    if user.get("onPremisesUserPrincipalName").is_some_and(|v| !v.is_null()) {
+    if user
+        .get("onPremisesUserPrincipalName")
+        .is_some_and(|v| !v.is_null())
+    {
         return Err(bad(
             "The user has an onPremisesUserPrincipalName; converting such users to external users is blocked.",
         ));
@@ -331,7 +388,11 @@ fn existing_user(dir: &mut Directory, ctx: &Ctx, req: &Request, id: &str) -> Res
     if dir.address_owner(&address, &user_id).is_some() {
         return Err(conflict());
     }
-    let roles: Vec<&str> = dir.roles_of(&user_id).iter().map(|r| r.display_name.as_str()).collect();
+    let roles: Vec<&str> = dir
+        .roles_of(&user_id)
+        .iter()
+        .map(|r| r.display_name.as_str())
+        .collect();
     if req.reset && !roles.is_empty() {
         return Err(GraphError::new(
             StatusCode::FORBIDDEN,
@@ -376,16 +437,25 @@ fn guest(dir: &mut Directory, req: &Request) -> Result<usize, GraphError> {
             "The invited user email address belongs to a verified domain of this directory.",
         ));
     }
-    let upn = format!("{}#EXT#@{}", req.address.replace('@', "_"), dir.initial_domain);
+    let upn = format!(
+        "{}#EXT#@{}",
+        req.address.replace('@', "_"),
+        dir.initial_domain
+    );
     if dir.find_user(&upn).is_some() {
-        return Err(bad("Another object with the same value for property userPrincipalName already exists."));
+        return Err(bad(
+            "Another object with the same value for property userPrincipalName already exists.",
+        ));
     }
     let local = req.address.split('@').next().unwrap_or_default().to_owned();
     let mut user = Map::new();
     let id = uuid::Uuid::new_v4().to_string();
     for (k, v) in [
         ("id", json!(id)),
-        ("displayName", json!(req.display_name.clone().unwrap_or(local))),
+        (
+            "displayName",
+            json!(req.display_name.clone().unwrap_or(local)),
+        ),
         ("userPrincipalName", json!(upn)),
         ("mail", json!(req.address)),
         ("otherMails", json!([req.address])),

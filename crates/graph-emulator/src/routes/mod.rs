@@ -58,7 +58,10 @@ impl AppState {
         let mut doc = self.dir.read().state();
         let log = self.log.lock();
         if let Some(o) = doc.as_object_mut() {
-            o.insert("requests".into(), serde_json::to_value(&*log).unwrap_or_default());
+            o.insert(
+                "requests".into(),
+                serde_json::to_value(&*log).unwrap_or_default(),
+            );
         }
         doc
     }
@@ -128,7 +131,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
             .get::<RequestIds>()
             .cloned()
             .unwrap_or_else(|| RequestIds::from_headers(&parts.headers));
-        let slot = parts.extensions.get::<LogSlot>().cloned().unwrap_or_default();
+        let slot = parts
+            .extensions
+            .get::<LogSlot>()
+            .cloned()
+            .unwrap_or_default();
         let Some(principal) = parts.extensions.get::<Principal>().cloned() else {
             return Err(GraphError::new(
                 StatusCode::UNAUTHORIZED,
@@ -264,7 +271,10 @@ fn api_routes(app: &AppState) -> Router {
             "/users/{id}/transitiveMemberOf/microsoft.graph.directoryRole",
             get(roles::transitive_roles),
         )
-        .route("/users/{id}/revokeSignInSessions", post(users::revoke_sessions))
+        .route(
+            "/users/{id}/revokeSignInSessions",
+            post(users::revoke_sessions),
+        )
         .route("/groups", get(users::list_groups))
         .route("/contacts", get(users::list_contacts))
         .route("/directoryRoles", get(roles::list))
@@ -285,20 +295,18 @@ pub fn router(app: AppState, gate_state: Gate, simulation: Arc<SimulationState>)
         .layer(from_fn_with_state(app.clone(), request_log));
     let batch_routes = Router::new()
         .route("/$batch", post(batch::handle))
-        .with_state(batch::BatchState {
-            api: batch_api,
-        });
+        .with_state(batch::BatchState { api: batch_api });
     let v1 = api_routes(&app)
         .merge(batch_routes)
         .layer(from_fn_with_state(gate_state.clone(), gate));
     let tokens = gate_state.tokens.clone();
-    Router::new()
-        .merge(tokens.router())
-        .nest("/v1.0", v1)
+    let own: Router = Router::new()
         .route("/redeem/{token}", get(redeem::page).post(redeem::accept))
         .route("/_emulator/state", get(admin::state))
         .route("/_emulator/reset", post(admin::reset))
-        .with_state(app.clone())
+        .with_state(app.clone());
+    own.merge(tokens.router())
+        .nest("/v1.0", v1)
         .layer(from_fn_with_state(simulation, simulate))
         .layer(from_fn_with_state(app, request_log))
         .layer(from_fn(request_ids))

@@ -96,8 +96,12 @@ pub async fn accept(State(app): State<AppState>, Path(token): Path<String>) -> R
     };
     let user = &mut dir.users[index];
     user.insert("externalUserState".into(), json!("Accepted"));
-    user.insert("externalUserStateChangeDateTime".into(), json!(directory::now()));
-    let federated = json!({"signInType": "federated", "issuer": "ExternalAzureAD", "issuerAssignedId": null});
+    user.insert(
+        "externalUserStateChangeDateTime".into(),
+        json!(directory::now()),
+    );
+    let federated =
+        json!({"signInType": "federated", "issuer": "ExternalAzureAD", "issuerAssignedId": null});
     match user.get_mut("identities") {
         Some(Value::Array(ids)) => {
             if !ids.contains(&federated) {
@@ -124,6 +128,9 @@ mod tests {
 
     #[test]
     fn escapes_markup() {
-        assert_eq!(escape("<a href=\"x\">O'B & co</a>"), "&lt;a href=&quot;x&quot;&gt;O&#39;B &amp; co&lt;/a&gt;");
+        assert_eq!(
+            escape("<a href=\"x\">O'B & co</a>"),
+            "&lt;a href=&quot;x&quot;&gt;O&#39;B &amp; co&lt;/a&gt;"
+        );
     }
 }

@@ -105,7 +105,9 @@ pub async fn transitive_roles(
         }
         opts.check_select("microsoft.graph.directoryRole")?;
         let dir = app.dir.read();
-        let index = dir.find_user(&key).ok_or_else(|| GraphError::not_found(&key))?;
+        let index = dir
+            .find_user(&key)
+            .ok_or_else(|| GraphError::not_found(&key))?;
         let user_id = text(&dir.users[index], "id").unwrap_or_default().to_owned();
         ctx.target(&user_id);
         let value: Vec<Value> = dir
@@ -114,7 +116,10 @@ pub async fn transitive_roles(
             .map(|r| {
                 let full = role_json(r);
                 let mut o = serde_json::Map::new();
-                o.insert("@odata.type".into(), json!("#microsoft.graph.directoryRole"));
+                o.insert(
+                    "@odata.type".into(),
+                    json!("#microsoft.graph.directoryRole"),
+                );
                 match &opts.select {
                     Some(sel) => {
                         for name in sel {
@@ -145,7 +150,12 @@ pub async fn transitive_roles(
 /// `GET /domains`.
 pub async fn domains(State(app): State<AppState>, ctx: Ctx) -> Response {
     let result = (|| {
-        ctx.require(&["Domain.Read.All", "Directory.Read.All", "Domain.ReadWrite.All", "Directory.ReadWrite.All"])?;
+        ctx.require(&[
+            "Domain.Read.All",
+            "Directory.Read.All",
+            "Domain.ReadWrite.All",
+            "Directory.ReadWrite.All",
+        ])?;
         let dir = app.dir.read();
         let default = dir
             .verified_domains

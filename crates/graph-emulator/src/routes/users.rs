@@ -47,7 +47,11 @@ const GROUP_READ: &[&str] = &[
     "Group.ReadWrite.All",
     "Directory.ReadWrite.All",
 ];
-const CONTACT_READ: &[&str] = &["OrgContact.Read.All", "Directory.Read.All", "Directory.ReadWrite.All"];
+const CONTACT_READ: &[&str] = &[
+    "OrgContact.Read.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+];
 
 /// Directory roles whose holders a User Administrator may manage ("limited admins").
 const LIMITED_ADMIN_ROLES: &[&str] = &[
@@ -67,13 +71,23 @@ pub fn may_manage_admin(principal: &crate::principal::Principal, target_roles: &
     if target_roles.is_empty() {
         return true;
     }
-    if principal.has_directory_role(&["Global Administrator", "Privileged Authentication Administrator"]) {
+    if principal.has_directory_role(&[
+        "Global Administrator",
+        "Privileged Authentication Administrator",
+    ]) {
         return true;
     }
-    target_roles.iter().all(|r| LIMITED_ADMIN_ROLES.contains(r)) && principal.has_directory_role(&["User Administrator"])
+    target_roles.iter().all(|r| LIMITED_ADMIN_ROLES.contains(r))
+        && principal.has_directory_role(&["User Administrator"])
 }
 
-fn list_of(app: &AppState, ctx: &Ctx, raw: Option<&str>, set: &EntitySet, perms: &[&'static str]) -> Result<Response, GraphError> {
+fn list_of(
+    app: &AppState,
+    ctx: &Ctx,
+    raw: Option<&str>,
+    set: &EntitySet,
+    perms: &[&'static str],
+) -> Result<Response, GraphError> {
     ctx.require(perms)?;
     let opts = query::parse_options(raw)?;
     let eventual = query::is_eventual(&ctx.headers);
@@ -93,12 +107,20 @@ pub async fn list(State(app): State<AppState>, ctx: Ctx, RawQuery(raw): RawQuery
 }
 
 /// `GET /groups`.
-pub async fn list_groups(State(app): State<AppState>, ctx: Ctx, RawQuery(raw): RawQuery) -> Response {
+pub async fn list_groups(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    RawQuery(raw): RawQuery,
+) -> Response {
     ctx.finish(list_of(&app, &ctx, raw.as_deref(), &GROUPS, GROUP_READ))
 }
 
 /// `GET /contacts`.
-pub async fn list_contacts(State(app): State<AppState>, ctx: Ctx, RawQuery(raw): RawQuery) -> Response {
+pub async fn list_contacts(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    RawQuery(raw): RawQuery,
+) -> Response {
     ctx.finish(list_of(&app, &ctx, raw.as_deref(), &CONTACTS, CONTACT_READ))
 }
 
@@ -107,10 +129,18 @@ pub async fn count(State(app): State<AppState>, ctx: Ctx, RawQuery(raw): RawQuer
     let result = (|| {
         ctx.require(USER_READ)?;
         let opts = query::parse_options(raw.as_deref())?;
-        let n = query::count(&app.dir.read().users, &USERS, &opts, query::is_eventual(&ctx.headers))?;
+        let n = query::count(
+            &app.dir.read().users,
+            &USERS,
+            &opts,
+            query::is_eventual(&ctx.headers),
+        )?;
         Ok((
             StatusCode::OK,
-            [(axum::http::header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; charset=utf-8",
+            )],
             n.to_string(),
         )
             .into_response())
@@ -135,13 +165,20 @@ pub async fn get_one(
         }
         opts.check_select(USERS.type_name)?;
         let dir = app.dir.read();
-        let index = dir.find_user(&key).ok_or_else(|| GraphError::not_found(&key))?;
+        let index = dir
+            .find_user(&key)
+            .ok_or_else(|| GraphError::not_found(&key))?;
         let user = &dir.users[index];
         ctx.target(text(user, "id").unwrap_or_default());
         let mut body = Map::new();
         body.insert(
             "@odata.context".into(),
-            Value::String(query::context(&app.root, "users", opts.select.as_deref(), true)),
+            Value::String(query::context(
+                &app.root,
+                "users",
+                opts.select.as_deref(),
+                true,
+            )),
         );
         body.extend(query::project(user, &USERS, opts.select.as_deref()));
         Ok(json(StatusCode::OK, Value::Object(body)))
@@ -150,14 +187,27 @@ pub async fn get_one(
 }
 
 /// `POST /users/{id}/revokeSignInSessions`.
-pub async fn revoke_sessions(State(app): State<AppState>, ctx: Ctx, Path(key): Path<String>) -> Response {
+pub async fn revoke_sessions(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(key): Path<String>,
+) -> Response {
     let result = (|| {
-        ctx.require(&["User.RevokeSessions.All", "User.ReadWrite.All", "Directory.ReadWrite.All"])?;
+        ctx.require(&[
+            "User.RevokeSessions.All",
+            "User.ReadWrite.All",
+            "Directory.ReadWrite.All",
+        ])?;
         let mut dir = app.dir.write();
-        let index = dir.find_user(&key).ok_or_else(|| GraphError::not_found(&key))?;
+        let index = dir
+            .find_user(&key)
+            .ok_or_else(|| GraphError::not_found(&key))?;
         let user = &mut dir.users[index];
         ctx.target(text(user, "id").unwrap_or_default());
-        user.insert("signInSessionsValidFromDateTime".into(), Value::String(directory::now()));
+        user.insert(
+            "signInSessionsValidFromDateTime".into(),
+            Value::String(directory::now()),
+        );
         Ok(json(
             StatusCode::OK,
             json!({"@odata.context": format!("{}v1.0/$metadata#Edm.Boolean", app.root), "value": true}),
@@ -211,7 +261,11 @@ const SENSITIVE: &[&str] = &[
 
 const CLOUD_WRITABLE_WHEN_SYNCED: &[&str] = &["usageLocation", "preferredDataLocation"];
 
-const GENERAL_WRITE: &[&str] = &["User.ReadUpdate.All", "User.ReadWrite.All", "Directory.ReadWrite.All"];
+const GENERAL_WRITE: &[&str] = &[
+    "User.ReadUpdate.All",
+    "User.ReadWrite.All",
+    "Directory.ReadWrite.All",
+];
 
 /// The permissions (least first) that allow writing one property.
 fn write_permissions(property: &str) -> Vec<&'static str> {
@@ -240,7 +294,9 @@ pub fn is_address(address: &str) -> bool {
 }
 
 fn invalid_value(property: &str) -> GraphError {
-    GraphError::bad_request(format!("Invalid value specified for property '{property}' of resource 'User'."))
+    GraphError::bad_request(format!(
+        "Invalid value specified for property '{property}' of resource 'User'."
+    ))
 }
 
 /// `PATCH /users/{id}`.
@@ -255,18 +311,25 @@ pub async fn patch(
 }
 
 fn patch_user(app: &AppState, ctx: &Ctx, key: &str, body: &[u8]) -> Result<Response, GraphError> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|_| GraphError::bad_request("Invalid request body: the body must be a JSON object."))?;
+    let value: Value = serde_json::from_slice(body).map_err(|_| {
+        GraphError::bad_request("Invalid request body: the body must be a JSON object.")
+    })?;
     let Value::Object(mut changes) = value else {
-        return Err(GraphError::bad_request("Invalid request body: the body must be a JSON object."));
+        return Err(GraphError::bad_request(
+            "Invalid request body: the body must be a JSON object.",
+        ));
     };
     changes.retain(|k, _| !is_annotation(k));
-    if let Err(e) = schema().validate_object(USERS.type_name, &Value::Object(changes.clone()), "", true) {
+    if let Err(e) =
+        schema().validate_object(USERS.type_name, &Value::Object(changes.clone()), "", true)
+    {
         let top = e.path.split(['.', '[']).next().unwrap_or("").to_owned();
         return Err(match e.kind {
-            SchemaErrorKind::Unknown if !e.path.contains('.') && !e.path.contains('[') => GraphError::bad_request(format!(
-                "Property '{top}' does not exist as a declared property or extension property."
-            )),
+            SchemaErrorKind::Unknown if !e.path.contains('.') && !e.path.contains('[') => {
+                GraphError::bad_request(format!(
+                    "Property '{top}' does not exist as a declared property or extension property."
+                ))
+            }
             SchemaErrorKind::Navigation => GraphError::bad_request(format!(
                 "Property '{top}' is a navigation property and cannot be set with PATCH."
             )),
@@ -293,7 +356,10 @@ fn patch_user(app: &AppState, ctx: &Ctx, key: &str, body: &[u8]) -> Result<Respo
     }
     if changes.contains_key("accountEnabled") && !used.iter().any(|p| GENERAL_WRITE.contains(p)) {
         // The least permission for accountEnabled is a pair.
-        let pair = ctx.principal.require_any(&["User.EnableDisableAccount.All"]).is_ok()
+        let pair = ctx
+            .principal
+            .require_any(&["User.EnableDisableAccount.All"])
+            .is_ok()
             && ctx.principal.require_any(&["User.Read.All"]).is_ok();
         if !pair {
             return Err(GraphError::denied());
@@ -305,13 +371,17 @@ fn patch_user(app: &AppState, ctx: &Ctx, key: &str, body: &[u8]) -> Result<Respo
     }
 
     let mut dir = app.dir.write();
-    let index = dir.find_user(key).ok_or_else(|| GraphError::not_found(key))?;
+    let index = dir
+        .find_user(key)
+        .ok_or_else(|| GraphError::not_found(key))?;
     let user_id = text(&dir.users[index], "id").unwrap_or_default().to_owned();
     ctx.target(&user_id);
     let user = &dir.users[index];
 
     if user.get("onPremisesSyncEnabled") == Some(&Value::Bool(true))
-        && changes.keys().any(|k| !CLOUD_WRITABLE_WHEN_SYNCED.contains(&k.as_str()))
+        && changes
+            .keys()
+            .any(|k| !CLOUD_WRITABLE_WHEN_SYNCED.contains(&k.as_str()))
     {
         return Err(GraphError::bad_request(
             "Unable to update the specified properties for on-premises mastered Directory Sync objects or objects currently undergoing migration.",
@@ -320,7 +390,11 @@ fn patch_user(app: &AppState, ctx: &Ctx, key: &str, body: &[u8]) -> Result<Respo
 
     let sensitive = changes.keys().any(|k| SENSITIVE.contains(&k.as_str()));
     if sensitive {
-        let role_names: Vec<&str> = dir.roles_of(&user_id).iter().map(|r| r.display_name.as_str()).collect();
+        let role_names: Vec<&str> = dir
+            .roles_of(&user_id)
+            .iter()
+            .map(|r| r.display_name.as_str())
+            .collect();
         if !may_manage_admin(&ctx.principal, &role_names) {
             return Err(GraphError::denied());
         }
@@ -344,8 +418,10 @@ fn patch_user(app: &AppState, ctx: &Ctx, key: &str, body: &[u8]) -> Result<Respo
         match property.as_str() {
             "mail" => {
                 let new_mail = value.as_str().unwrap_or_default().to_owned();
-                let current: Vec<String> = strings(user, "proxyAddresses").map(str::to_owned).collect();
-                let rewritten = directory::rewrite_proxy_addresses(&current, &new_mail, &verified, mailbox);
+                let current: Vec<String> =
+                    strings(user, "proxyAddresses").map(str::to_owned).collect();
+                let rewritten =
+                    directory::rewrite_proxy_addresses(&current, &new_mail, &verified, mailbox);
                 user.insert("proxyAddresses".into(), json!(rewritten));
                 user.insert("mail".into(), Value::String(new_mail));
             }
@@ -354,7 +430,10 @@ fn patch_user(app: &AppState, ctx: &Ctx, key: &str, body: &[u8]) -> Result<Respo
                 // Graph never stores or returns the password itself.
                 profile.insert("password".into(), Value::Null);
                 user.insert("passwordProfile".into(), Value::Object(profile));
-                user.insert("lastPasswordChangeDateTime".into(), Value::String(directory::now()));
+                user.insert(
+                    "lastPasswordChangeDateTime".into(),
+                    Value::String(directory::now()),
+                );
             }
             _ => {
                 user.insert(property, value);
@@ -415,7 +494,10 @@ fn validate_values(
         if !is_address(upn) || !dir.is_verified_domain(domain) {
             return Err(invalid_value("userPrincipalName"));
         }
-        if dir.find_user(upn).is_some_and(|i| text(&dir.users[i], "id") != Some(user_id)) {
+        if dir
+            .find_user(upn)
+            .is_some_and(|i| text(&dir.users[i], "id") != Some(user_id))
+        {
             return Err(GraphError::bad_request(
                 "Another object with the same value for property userPrincipalName already exists.",
             ));
@@ -457,7 +539,10 @@ mod tests {
 
     #[test]
     fn sensitive_permissions_are_least_first() {
-        assert_eq!(write_permissions("otherMails")[0], "User-Mail.ReadWrite.All");
+        assert_eq!(
+            write_permissions("otherMails")[0],
+            "User-Mail.ReadWrite.All"
+        );
         assert_eq!(write_permissions("mail")[0], "User.ReadUpdate.All");
     }
 }

@@ -1,11 +1,16 @@
-//! The emulator driven by software we didn't write: Microsoft's Python SDK (azure-identity
-//! + msgraph-sdk) over `--tls`, and the invitation redemption page in headless Chromium
+//! The emulator driven by software we didn't write: Microsoft's Python SDK
+//! (azure-identity and msgraph-sdk) over `--tls`, and the invitation redemption page in headless Chromium
 //! (Selenium + Debian's chromedriver).
 //!
 //! Both need `B2B_TEST_PYTHON` (a virtualenv's python with `msgraph-sdk azure-identity
 //! selenium`). Without it they print that they were skipped, unless
 //! `B2B_REQUIRE_EXTERNAL_TESTS=1` (CI), in which case they fail.
 
+// Test helpers live outside `#[test]` functions, where clippy.toml's allow-unwrap-in-tests
+// doesn't reach; a failed unwrap here is a failed test, which is what we want.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -24,14 +29,20 @@ fn python(test: &str) -> Option<PathBuf> {
                 std::env::var("B2B_REQUIRE_EXTERNAL_TESTS").as_deref() != Ok("1"),
                 "{test}: B2B_TEST_PYTHON is not set but B2B_REQUIRE_EXTERNAL_TESTS=1"
             );
-            eprintln!("{test}: skipped (set B2B_TEST_PYTHON to a venv python with msgraph-sdk, azure-identity and selenium)");
+            // Written to the real stderr: libtest would swallow `eprintln!` of a passing test.
+            let _ = writeln!(
+                std::io::stderr(),
+                "{test}: skipped (set B2B_TEST_PYTHON to a venv python with msgraph-sdk, azure-identity and selenium)"
+            );
             None
         }
     }
 }
 
 fn script(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/external").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/external")
+        .join(name)
 }
 
 /// Runs a script off the async runtime (it calls back into the emulator) and parses the
@@ -68,7 +79,12 @@ async fn microsoft_python_sdk_against_the_tls_emulator() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let emu = Emu::start(&with_obrien(demo_json()), Some(dir.path()), SimulationOverrides::default()).await;
+    let emu = Emu::start(
+        &with_obrien(demo_json()),
+        Some(dir.path()),
+        SimulationOverrides::default(),
+    )
+    .await;
     let ca = emu.running.ca_pem().unwrap().to_path_buf();
     let new_mail = "ben.walters@northwind.com";
 
@@ -97,8 +113,17 @@ async fn microsoft_python_sdk_against_the_tls_emulator() {
     assert_eq!(seen["mail_after_patch"], new_mail, "{seen}");
     assert_eq!(seen["invitation_status"], "PendingAcceptance", "{seen}");
     assert_eq!(seen["invited_user_id"], BEN, "{seen}");
-    assert!(seen["invite_redeem_url"].as_str().is_some_and(|u| u.starts_with(&emu.root)), "{seen}");
-    assert_eq!(seen["synced_patch"], json!({"status": 400, "code": "Request_BadRequest"}), "{seen}");
+    assert!(
+        seen["invite_redeem_url"]
+            .as_str()
+            .is_some_and(|u| u.starts_with(&emu.root)),
+        "{seen}"
+    );
+    assert_eq!(
+        seen["synced_patch"],
+        json!({"status": 400, "code": "Request_BadRequest"}),
+        "{seen}"
+    );
 
     let state = emu.state().await;
     assert_eq!(user(&state, BEN)["mail"], new_mail);

@@ -2,7 +2,7 @@
 //! started in-process on 127.0.0.1:0 and asserts Graph's status, error code and the
 //! resulting tenant state. (Each file directly under tests/ would be a binary of its own.)
 
-mod support;
 mod directory;
-mod gate;
 mod external;
+mod gate;
+mod support;

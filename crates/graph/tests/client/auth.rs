@@ -9,7 +9,9 @@ use serde_json::json;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::support::{credential, endpoints, graph_error, options, requests_to, setup, token_body, TOKEN_PATH};
+use crate::support::{
+    TOKEN_PATH, credential, endpoints, graph_error, options, requests_to, setup, token_body,
+};
 
 #[tokio::test]
 async fn token_is_fetched_once_and_cached() {
@@ -34,7 +36,10 @@ async fn token_is_fetched_once_and_cached() {
     assert_eq!(get("grant_type"), Some("client_credentials"));
     assert_eq!(get("client_id"), Some("app-1"));
     assert_eq!(get("client_secret"), Some("s3cret=&+"));
-    assert_eq!(get("scope"), Some(format!("{}/.default", server.uri()).as_str()));
+    assert_eq!(
+        get("scope"),
+        Some(format!("{}/.default", server.uri()).as_str())
+    );
 }
 
 #[tokio::test]
@@ -58,14 +63,20 @@ async fn token_is_renewed_five_minutes_before_expiry() {
     }));
 
     let t1 = cred.token().await.unwrap();
-    assert_eq!(t1.expires_at, Timestamp::from_second(1_700_003_600).unwrap());
+    assert_eq!(
+        t1.expires_at,
+        Timestamp::from_second(1_700_003_600).unwrap()
+    );
     now.fetch_add(3_299, Ordering::SeqCst); // 5 min + 1 s before expiry: still cached
     let t2 = cred.token().await.unwrap();
     assert_eq!(t2.expires_at, t1.expires_at);
     assert_eq!(requests_to(&server, TOKEN_PATH).await.len(), 1);
     now.fetch_add(1, Ordering::SeqCst); // inside the 5-minute margin: renew
     let t3 = cred.token().await.unwrap();
-    assert_eq!(t3.expires_at, Timestamp::from_second(1_700_006_900).unwrap());
+    assert_eq!(
+        t3.expires_at,
+        Timestamp::from_second(1_700_006_900).unwrap()
+    );
     assert_eq!(requests_to(&server, TOKEN_PATH).await.len(), 2);
 }
 
@@ -108,18 +119,26 @@ async fn invalid_token_401_refreshes_once_and_retries() {
     Mock::given(method("GET"))
         .and(path("/v1.0/users/u1"))
         .and(header("authorization", "Bearer tok-1"))
-        .respond_with(graph_error(401, "InvalidAuthenticationToken", "Access token has expired or is not yet valid.", "rid-401"))
+        .respond_with(graph_error(
+            401,
+            "InvalidAuthenticationToken",
+            "Access token has expired or is not yet valid.",
+            "rid-401",
+        ))
         .expect(1)
         .mount(&server)
         .await;
     Mock::given(method("GET"))
         .and(path("/v1.0/users/u1"))
         .and(header("authorization", "Bearer tok-2"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "u1", "mail": "a@x.example"})))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"id": "u1", "mail": "a@x.example"})),
+        )
         .expect(1)
         .mount(&server)
         .await;
-    let client = GraphClient::new(endpoints(&server), Arc::new(credential(&server)), options()).unwrap();
+    let client =
+        GraphClient::new(endpoints(&server), Arc::new(credential(&server)), options()).unwrap();
     let u = client.get_user("u1", &[]).await.unwrap().unwrap();
     assert_eq!(u.mail.as_deref(), Some("a@x.example"));
     assert_eq!(requests_to(&server, TOKEN_PATH).await.len(), 2);
@@ -130,7 +149,12 @@ async fn second_401_is_returned_not_looped() {
     let (server, client) = setup().await;
     Mock::given(method("GET"))
         .and(path("/v1.0/users/u1"))
-        .respond_with(graph_error(401, "InvalidAuthenticationToken", "nope", "rid-401"))
+        .respond_with(graph_error(
+            401,
+            "InvalidAuthenticationToken",
+            "nope",
+            "rid-401",
+        ))
         .expect(2)
         .mount(&server)
         .await;
@@ -155,13 +179,24 @@ async fn aadsts_error_becomes_auth_error() {
         })))
         .mount(&server)
         .await;
-    let client = GraphClient::new(endpoints(&server), Arc::new(credential(&server)), options()).unwrap();
+    let client =
+        GraphClient::new(endpoints(&server), Arc::new(credential(&server)), options()).unwrap();
     let err = client.get_user("u1", &[]).await.unwrap_err();
     match &err {
-        GraphError::Auth { status, error, description, error_codes, trace_id, correlation_id } => {
+        GraphError::Auth {
+            status,
+            error,
+            description,
+            error_codes,
+            trace_id,
+            correlation_id,
+        } => {
             assert_eq!(*status, 401);
             assert_eq!(error, "invalid_client");
-            assert_eq!(description, "AADSTS7000215: Invalid client secret provided.");
+            assert_eq!(
+                description,
+                "AADSTS7000215: Invalid client secret provided."
+            );
             assert_eq!(error_codes, &vec![7000215]);
             assert_eq!(trace_id.as_deref(), Some("trace-1"));
             assert_eq!(correlation_id.as_deref(), Some("corr-1"));
@@ -170,4 +205,25 @@ async fn aadsts_error_becomes_auth_error() {
     }
     assert!(!err.to_string().contains("s3cret"));
     assert!(requests_to(&server, "/v1.0/users/u1").await.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn transient_token_failure_is_retried() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(TOKEN_PATH))
+        .respond_with(ResponseTemplate::new(503).set_body_string("unavailable"))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(TOKEN_PATH))
+        .respond_with(ResponseTemplate::new(200).set_body_json(token_body("tok-1", 3599)))
+        .mount(&server)
+        .await;
+    let cred = credential(&server);
+    let t0 = tokio::time::Instant::now();
+    cred.token().await.unwrap();
+    assert!(t0.elapsed() >= std::time::Duration::from_secs(1));
+    assert_eq!(requests_to(&server, TOKEN_PATH).await.len(), 2);
 }

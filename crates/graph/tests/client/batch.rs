@@ -28,17 +28,26 @@ impl Respond for UsersResponder {
         for r in body["requests"].as_array().unwrap() {
             let id = r["id"].as_str().unwrap();
             let url = r["url"].as_str().unwrap();
-            let user = url.trim_start_matches("/users/").split('?').next().unwrap().to_string();
+            let user = url
+                .trim_start_matches("/users/")
+                .split('?')
+                .next()
+                .unwrap()
+                .to_string();
             let resp = match user.as_str() {
-                "missing" => json!({"id": id, "status": 404, "headers": {"Content-Type": "application/json"},
-                    "body": {"error": {"code": "Request_ResourceNotFound", "message": "gone"}}}),
+                "missing" => {
+                    json!({"id": id, "status": 404, "headers": {"Content-Type": "application/json"},
+                    "body": {"error": {"code": "Request_ResourceNotFound", "message": "gone"}}})
+                }
                 "broken" => json!({"id": id, "status": 403, "headers": {"request-id": "inner-rid"},
                     "body": {"error": {"code": "Authorization_RequestDenied", "message": "no"}}}),
                 "throttled" if self.throttled_once.lock().unwrap().insert(user.clone()) => {
                     json!({"id": id, "status": 429, "headers": {"Retry-After": "3"},
                         "body": {"error": {"code": "TooManyRequests", "message": "slow"}}})
                 }
-                _ => json!({"id": id, "status": 200, "headers": {}, "body": {"id": user, "mail": format!("{user}@contoso.com")}}),
+                _ => {
+                    json!({"id": id, "status": 200, "headers": {}, "body": {"id": user, "mail": format!("{user}@contoso.com")}})
+                }
             };
             out.push(resp);
         }
@@ -53,7 +62,9 @@ async fn users_by_ids_splits_by_20_and_retries_inner_429() {
     let (server, client) = setup().await;
     Mock::given(method("POST"))
         .and(path(BATCH))
-        .respond_with(UsersResponder { throttled_once: Mutex::new(HashSet::new()) })
+        .respond_with(UsersResponder {
+            throttled_once: Mutex::new(HashSet::new()),
+        })
         .mount(&server)
         .await;
     let mut ids: Vec<String> = (0..22).map(|i| format!("u{i}")).collect();
@@ -61,12 +72,18 @@ async fn users_by_ids_splits_by_20_and_retries_inner_429() {
     ids[7] = "throttled".into();
     ids[21] = "broken".into();
     let t0 = Instant::now();
-    let got = client.get_users_by_ids(&ids, &["id", "mail"]).await.unwrap();
+    let got = client
+        .get_users_by_ids(&ids, &["id", "mail"])
+        .await
+        .unwrap();
     assert!(t0.elapsed() >= Duration::from_secs(3));
     assert_eq!(got.len(), 22);
     let keys: Vec<&str> = got.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(keys, ids.iter().map(String::as_str).collect::<Vec<_>>());
-    assert_eq!(got[0].1.as_ref().unwrap().as_ref().unwrap().mail.as_deref(), Some("u0@contoso.com"));
+    assert_eq!(
+        got[0].1.as_ref().unwrap().as_ref().unwrap().mail.as_deref(),
+        Some("u0@contoso.com")
+    );
     assert_eq!(got[3].1.as_ref().unwrap(), &None);
     assert_eq!(got[7].1.as_ref().unwrap().as_ref().unwrap().id, "throttled");
     let err = got[21].1.as_ref().unwrap_err();
@@ -77,23 +94,45 @@ async fn users_by_ids_splits_by_20_and_retries_inner_429() {
     let calls = requests_to(&server, BATCH).await;
     let sizes: Vec<usize> = calls
         .iter()
-        .map(|r| r.body_json::<Value>().unwrap()["requests"].as_array().unwrap().len())
+        .map(|r| {
+            r.body_json::<Value>().unwrap()["requests"]
+                .as_array()
+                .unwrap()
+                .len()
+        })
         .collect();
     assert_eq!(sizes, vec![20, 1, 2]);
     let first: Value = calls[0].body_json().unwrap();
-    assert_eq!(first["requests"][0], json!({"id": "0", "method": "GET", "url": "/users/u0?$select=id%2Cmail"}));
+    assert_eq!(
+        first["requests"][0],
+        json!({"id": "0", "method": "GET", "url": "/users/u0?$select=id%2Cmail"})
+    );
     let retry: Value = calls[1].body_json().unwrap();
-    assert_eq!(retry["requests"][0]["url"], "/users/throttled?$select=id%2Cmail");
+    assert_eq!(
+        retry["requests"][0]["url"],
+        "/users/throttled?$select=id%2Cmail"
+    );
     let _ = USER_FACTS_SELECT;
 }
 
 #[tokio::test]
 async fn more_than_20_or_duplicate_ids_send_nothing() {
     let (server, client) = setup().await;
-    let many: Vec<BatchRequest> = (0..21).map(|i| BatchRequest::get(i.to_string(), "/users/x")).collect();
-    assert!(matches!(client.batch(many).await, Err(GraphError::InvalidRequest(_))));
-    let dup = vec![BatchRequest::get("1", "/users/a"), BatchRequest::get("1", "/users/b")];
-    assert!(matches!(client.batch(dup).await, Err(GraphError::InvalidRequest(_))));
+    let many: Vec<BatchRequest> = (0..21)
+        .map(|i| BatchRequest::get(i.to_string(), "/users/x"))
+        .collect();
+    assert!(matches!(
+        client.batch(many).await,
+        Err(GraphError::InvalidRequest(_))
+    ));
+    let dup = vec![
+        BatchRequest::get("1", "/users/a"),
+        BatchRequest::get("1", "/users/b"),
+    ];
+    assert!(matches!(
+        client.batch(dup).await,
+        Err(GraphError::InvalidRequest(_))
+    ));
     assert!(requests_to(&server, BATCH).await.is_empty());
     assert_eq!(client.batch(Vec::new()).await.unwrap(), Vec::new());
 }
@@ -114,11 +153,17 @@ async fn a_424_envelope_is_read_like_a_200() {
     patch.body = Some(json!({"mail": "a@partner.example"}));
     patch.depends_on = vec!["1".into()];
     let out = client
-        .batch(vec![BatchRequest::get("1", "/users/u1").header("ConsistencyLevel", "eventual"), patch])
+        .batch(vec![
+            BatchRequest::get("1", "/users/u1").header("ConsistencyLevel", "eventual"),
+            patch,
+        ])
         .await
         .unwrap();
     let statuses: Vec<(String, u16)> = out.iter().map(|r| (r.id.clone(), r.status)).collect();
-    assert_eq!(statuses, vec![("1".to_string(), 400), ("2".to_string(), 424)]);
+    assert_eq!(
+        statuses,
+        vec![("1".to_string(), 400), ("2".to_string(), 424)]
+    );
     let sent: Value = requests_to(&server, BATCH).await[0].body_json().unwrap();
     assert_eq!(
         sent,

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use b2b_graph::model::{EmailAddress, InvitationRequest, InvitedUserMessageInfo, InvitedUserRef, Recipient};
+use b2b_graph::model::{
+    EmailAddress, InvitationRequest, InvitedUserMessageInfo, InvitedUserRef, Recipient,
+};
 use b2b_graph::{ClientOptions, GraphError};
 use serde_json::json;
 use tokio::time::Instant;
@@ -46,14 +48,25 @@ fn created() -> ResponseTemplate {
 #[tokio::test]
 async fn serialized_body_contains_invited_user_id() {
     let (server, client) = setup().await;
-    Mock::given(method("POST")).and(path(INV)).respond_with(created()).expect(1).mount(&server).await;
+    Mock::given(method("POST"))
+        .and(path(INV))
+        .respond_with(created())
+        .expect(1)
+        .mount(&server)
+        .await;
     let inv = client.invite_existing_user("u1", &request()).await.unwrap();
     assert_eq!(inv.id, "inv-1");
     assert_eq!(inv.status.as_deref(), Some("PendingAcceptance"));
-    assert_eq!(inv.invite_redeem_url.as_deref(), Some("https://login.microsoftonline.com/redeem?rd=abc"));
+    assert_eq!(
+        inv.invite_redeem_url.as_deref(),
+        Some("https://login.microsoftonline.com/redeem?rd=abc")
+    );
     assert_eq!(
         inv.invited_user,
-        Some(InvitedUserRef { id: "u1".into(), user_principal_name: Some("ann@contoso.com".into()) })
+        Some(InvitedUserRef {
+            id: "u1".into(),
+            user_principal_name: Some("ann@contoso.com".into())
+        })
     );
     let sent = &requests_to(&server, INV).await[0];
     assert_eq!(header(sent, "content-type"), Some("application/json"));
@@ -73,14 +86,20 @@ async fn serialized_body_contains_invited_user_id() {
 async fn mismatched_or_incomplete_invitations_are_not_sent() {
     let (server, client) = setup().await;
     let mut other = request();
-    other.invited_user = Some(InvitedUserRef { id: "someone-else".into(), user_principal_name: None });
+    other.invited_user = Some(InvitedUserRef {
+        id: "someone-else".into(),
+        user_principal_name: None,
+    });
     let err = client.invite_existing_user("u1", &other).await.unwrap_err();
     assert!(matches!(err, GraphError::InvalidRequest(_)), "{err:?}");
     let mut reset = request();
     reset.reset_redemption = Some(true);
     let err = client.create_invitation(&reset).await.unwrap_err();
     assert!(matches!(err, GraphError::InvalidRequest(_)), "{err:?}");
-    let err = client.invite_existing_user("", &request()).await.unwrap_err();
+    let err = client
+        .invite_existing_user("", &request())
+        .await
+        .unwrap_err();
     assert!(matches!(err, GraphError::InvalidRequest(_)), "{err:?}");
     assert!(requests_to(&server, INV).await.is_empty());
 }
@@ -91,12 +110,22 @@ async fn not_retried_on_500_or_503() {
         let (server, client) = setup().await;
         Mock::given(method("POST"))
             .and(path(INV))
-            .respond_with(graph_error(status, "ServiceUnavailable", "try later", "rid-x").insert_header("Retry-After", "1"))
+            .respond_with(
+                graph_error(status, "ServiceUnavailable", "try later", "rid-x")
+                    .insert_header("Retry-After", "1"),
+            )
             .mount(&server)
             .await;
-        let err = client.invite_existing_user("u1", &request()).await.unwrap_err();
+        let err = client
+            .invite_existing_user("u1", &request())
+            .await
+            .unwrap_err();
         assert_eq!(err.status(), Some(status));
-        assert_eq!(requests_to(&server, INV).await.len(), 1, "status {status} was retried");
+        assert_eq!(
+            requests_to(&server, INV).await.len(),
+            1,
+            "status {status} was retried"
+        );
     }
 }
 
@@ -112,9 +141,16 @@ async fn not_retried_after_timeout() {
         .respond_with(created().set_delay(Duration::from_secs(2)))
         .mount(&server)
         .await;
-    let err = client.invite_existing_user("u1", &request()).await.unwrap_err();
+    let err = client
+        .invite_existing_user("u1", &request())
+        .await
+        .unwrap_err();
     match err {
-        GraphError::Transport { sent, ref client_request_id, .. } => {
+        GraphError::Transport {
+            sent,
+            ref client_request_id,
+            ..
+        } => {
             assert!(sent, "a timed-out request may have reached Graph");
             assert_eq!(client_request_id.len(), 36);
         }
@@ -128,11 +164,18 @@ async fn retried_on_429() {
     let (server, client) = setup().await;
     Mock::given(method("POST"))
         .and(path(INV))
-        .respond_with(graph_error(429, "TooManyRequests", "slow down", "rid-429").insert_header("Retry-After", "1.5"))
+        .respond_with(
+            graph_error(429, "TooManyRequests", "slow down", "rid-429")
+                .insert_header("Retry-After", "1.5"),
+        )
         .up_to_n_times(1)
         .mount(&server)
         .await;
-    Mock::given(method("POST")).and(path(INV)).respond_with(created()).mount(&server).await;
+    Mock::given(method("POST"))
+        .and(path(INV))
+        .respond_with(created())
+        .mount(&server)
+        .await;
     let t0 = Instant::now();
     let inv = client.invite_existing_user("u1", &request()).await.unwrap();
     assert_eq!(inv.id, "inv-1");
@@ -158,9 +201,17 @@ async fn connect_failure_is_not_sent_and_retried_then_reported() {
     .unwrap();
     let mut opts = options();
     opts.retry.base_delay = Duration::from_millis(10);
-    let client = b2b_graph::GraphClient::new(endpoints, std::sync::Arc::new(credential(&server)), opts).unwrap();
-    let err = client.invite_existing_user("u1", &request()).await.unwrap_err();
-    assert!(matches!(err, GraphError::Transport { sent: false, .. }), "{err:?}");
+    let client =
+        b2b_graph::GraphClient::new(endpoints, std::sync::Arc::new(credential(&server)), opts)
+            .unwrap();
+    let err = client
+        .invite_existing_user("u1", &request())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, GraphError::Transport { sent: false, .. }),
+        "{err:?}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -171,7 +222,11 @@ async fn pacing_never_exceeds_the_window_across_clones() {
         ..options()
     })
     .await;
-    Mock::given(method("POST")).and(path(INV)).respond_with(created()).mount(&server).await;
+    Mock::given(method("POST"))
+        .and(path(INV))
+        .respond_with(created())
+        .mount(&server)
+        .await;
     let t0 = Instant::now();
     let futs = (0..5).map(|i| {
         let c = client.clone();

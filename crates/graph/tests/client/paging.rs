@@ -1,9 +1,9 @@
 //! `@odata.nextLink` paging, ConsistencyLevel, and the other list endpoints.
 
+use crate::support::header as header_of;
 use b2b_graph::{GraphError, ListQuery};
 use serde_json::json;
 use wiremock::matchers::{header, method, path, query_param};
-use crate::support::header as header_of;
 use wiremock::{Mock, ResponseTemplate};
 
 use crate::support::{requests_to, setup};
@@ -51,9 +51,15 @@ async fn three_pages_follow_next_link_and_resend_consistency_level() {
     let reqs = requests_to(&server, "/v1.0/users").await;
     assert_eq!(reqs.len(), 3);
     // Sent exactly as given (wiremock reports the host as "localhost").
-    assert_eq!(reqs[1].url.query(), Some("$count=true&$skiptoken=RFNwdAIAAQAAACpVc2Vy%2BYz"));
+    assert_eq!(
+        reqs[1].url.query(),
+        Some("$count=true&$skiptoken=RFNwdAIAAQAAACpVc2Vy%2BYz")
+    );
     assert_eq!(reqs[2].url.query(), Some("$count=true&$skiptoken=page3"));
-    assert!(reqs.iter().all(|r| header_of(r, "consistencylevel") == Some("eventual")));
+    assert!(
+        reqs.iter()
+            .all(|r| header_of(r, "consistencylevel") == Some("eventual"))
+    );
 }
 
 #[tokio::test]
@@ -124,16 +130,28 @@ async fn directory_lists_parse() {
     let roles = client.list_directory_roles().await.unwrap();
     assert_eq!(roles[0].display_name.as_deref(), Some("User Administrator"));
     let members = client.list_directory_role_members("r1").await.unwrap();
-    assert_eq!(members[0].odata_type.as_deref(), Some("#microsoft.graph.user"));
-    assert_eq!(members[0].user_principal_name.as_deref(), Some("ann@contoso.com"));
+    assert_eq!(
+        members[0].odata_type.as_deref(),
+        Some("#microsoft.graph.user")
+    );
+    assert_eq!(
+        members[0].user_principal_name.as_deref(),
+        Some("ann@contoso.com")
+    );
 
     let contacts = client
         .list_org_contacts(&ListQuery::new().select(&["id", "mail", "proxyAddresses"]))
         .await
         .unwrap();
-    assert_eq!(contacts[0].proxy_addresses, vec!["SMTP:ann@partner.example".to_string()]);
+    assert_eq!(
+        contacts[0].proxy_addresses,
+        vec!["SMTP:ann@partner.example".to_string()]
+    );
 
     let held = client.user_directory_roles("u1").await.unwrap();
     assert_eq!(held.len(), 1);
-    assert_eq!(held[0].role_template_id.as_deref(), Some("fe930be7-5e62-47db-91af-98c3a49a38b1"));
+    assert_eq!(
+        held[0].role_template_id.as_deref(),
+        Some("fe930be7-5e62-47db-91af-98c3a49a38b1")
+    );
 }

@@ -11,7 +11,8 @@ use wiremock::{Mock, ResponseTemplate};
 use crate::support::*;
 
 fn throttled(retry_after: &str) -> ResponseTemplate {
-    graph_error(429, "TooManyRequests", "Too many requests", "rid-429").insert_header("Retry-After", retry_after)
+    graph_error(429, "TooManyRequests", "Too many requests", "rid-429")
+        .insert_header("Retry-After", retry_after)
 }
 
 #[tokio::test(start_paused = true)]
@@ -32,12 +33,21 @@ async fn fractional_retry_after_is_honoured() {
     let u = client.get_user("u1", &[]).await.unwrap().unwrap();
     let elapsed = t0.elapsed();
     assert_eq!(u.id, "u1");
-    assert!(elapsed >= Duration::from_millis(2128), "waited only {elapsed:?}");
+    assert!(
+        elapsed >= Duration::from_millis(2128),
+        "waited only {elapsed:?}"
+    );
     let reqs = requests_to(&server, "/v1.0/users/u1").await;
     assert_eq!(reqs.len(), 2);
     // Same client-request-id across the retry, for correlation.
-    assert_eq!(header(&reqs[0], "client-request-id"), header(&reqs[1], "client-request-id"));
-    assert_eq!(header(&reqs[0], "client-request-id").map(str::len), Some(36));
+    assert_eq!(
+        header(&reqs[0], "client-request-id"),
+        header(&reqs[1], "client-request-id")
+    );
+    assert_eq!(
+        header(&reqs[0], "client-request-id").map(str::len),
+        Some(36)
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -68,7 +78,11 @@ async fn a_429_makes_the_next_request_wait() {
     let other = client.clone();
     let b = other.get_user("b", &[]).await.unwrap().unwrap();
     assert_eq!(b.id, "b");
-    assert!(t0.elapsed() >= Duration::from_millis(2400), "b went after {:?}", t0.elapsed());
+    assert!(
+        t0.elapsed() >= Duration::from_millis(2400),
+        "b went after {:?}",
+        t0.elapsed()
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -93,7 +107,11 @@ async fn a_503_without_retry_after_backs_off_with_seeded_jitter() {
     assert!(expected <= Duration::from_millis(1500));
     let t0 = Instant::now();
     client.get_user("u1", &[]).await.unwrap().unwrap();
-    assert!(t0.elapsed() >= expected, "{:?} < {expected:?}", t0.elapsed());
+    assert!(
+        t0.elapsed() >= expected,
+        "{:?} < {expected:?}",
+        t0.elapsed()
+    );
     assert_eq!(requests_to(&server, "/v1.0/users/u1").await.len(), 3);
 }
 
@@ -129,7 +147,10 @@ async fn patch_is_retried_on_503_with_the_same_body() {
     let (server, client) = setup().await;
     Mock::given(method("PATCH"))
         .and(path("/v1.0/users/u1"))
-        .respond_with(graph_error(503, "serviceNotAvailable", "busy", "rid-503").insert_header("Retry-After", "1"))
+        .respond_with(
+            graph_error(503, "serviceNotAvailable", "busy", "rid-503")
+                .insert_header("Retry-After", "1"),
+        )
         .up_to_n_times(1)
         .mount(&server)
         .await;
@@ -146,7 +167,33 @@ async fn patch_is_retried_on_503_with_the_same_body() {
     let reqs = requests_to(&server, "/v1.0/users/u1").await;
     assert_eq!(reqs.len(), 2);
     for r in &reqs {
-        assert_eq!(r.body_json::<serde_json::Value>().unwrap(), json!({"mail": "ann@partner.example"}));
+        assert_eq!(
+            r.body_json::<serde_json::Value>().unwrap(),
+            json!({"mail": "ann@partner.example"})
+        );
         assert_eq!(header(r, "content-type"), Some("application/json"));
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn revoke_sign_in_sessions_is_retried_like_an_idempotent_call() {
+    let (server, client) = setup().await;
+    let p = "/v1.0/users/u1/revokeSignInSessions";
+    Mock::given(method("POST"))
+        .and(path(p))
+        .respond_with(graph_error(504, "GatewayTimeout", "slow", "rid-504"))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(p))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"@odata.context": "x", "value": true})),
+        )
+        .mount(&server)
+        .await;
+    client.revoke_sign_in_sessions("u1").await.unwrap();
+    let reqs = requests_to(&server, p).await;
+    assert_eq!(reqs.len(), 2);
+    assert_eq!(header(&reqs[1], "authorization"), Some("Bearer tok-1"));
 }

@@ -62,7 +62,8 @@ pub async fn mount_token(server: &MockServer) {
 pub async fn setup_with(options: ClientOptions) -> (MockServer, GraphClient) {
     let server = MockServer::start().await;
     mount_token(&server).await;
-    let client = GraphClient::new(endpoints(&server), Arc::new(credential(&server)), options).unwrap();
+    let client =
+        GraphClient::new(endpoints(&server), Arc::new(credential(&server)), options).unwrap();
     (server, client)
 }
 
