@@ -30,7 +30,10 @@ pub fn endpoints(args: &ConnectionArgs) -> anyhow::Result<Endpoints> {
     if args.graph_url.is_none() && args.authority_url.is_none() {
         return Ok(defaults);
     }
-    let graph = args.graph_url.clone().unwrap_or_else(|| defaults.graph_root().clone());
+    let graph = args
+        .graph_url
+        .clone()
+        .unwrap_or_else(|| defaults.graph_root().clone());
     let authority = args
         .authority_url
         .clone()
@@ -51,7 +54,12 @@ pub fn connect(args: &ConnectionArgs) -> anyhow::Result<Connection> {
         .filter(|s| !s.is_empty())
         .context("no credential: set AZURE_CLIENT_SECRET to the app's client secret")?;
     let endpoints = endpoints(args)?;
-    let tokens = ClientSecretCredential::new(&endpoints, &tenant_id, &client_id, SecretString::from(secret));
+    let tokens = ClientSecretCredential::new(
+        &endpoints,
+        &tenant_id,
+        &client_id,
+        SecretString::from(secret),
+    );
     let client = GraphClient::new(endpoints, Arc::new(tokens), ClientOptions::default())
         .context("cannot build the Graph client")?;
     Ok(Connection { client, tenant_id })

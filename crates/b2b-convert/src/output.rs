@@ -26,7 +26,10 @@ pub fn csv_cell(value: &str) -> String {
 }
 
 /// Writes CSV rows (header first) to stdout, every cell neutralised.
-pub fn write_csv(header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> std::io::Result<()> {
+pub fn write_csv(
+    header: &[&str],
+    rows: impl IntoIterator<Item = Vec<String>>,
+) -> std::io::Result<()> {
     let stdout = std::io::stdout();
     let mut writer = csv::Writer::from_writer(stdout.lock());
     writer.write_record(header)?;
@@ -57,7 +60,10 @@ mod tests {
 
     #[test]
     fn formulas_are_neutralised() {
-        assert_eq!(csv_cell("=HYPERLINK(\"http://x\")"), "'=HYPERLINK(\"http://x\")");
+        assert_eq!(
+            csv_cell("=HYPERLINK(\"http://x\")"),
+            "'=HYPERLINK(\"http://x\")"
+        );
         assert_eq!(csv_cell("+1"), "'+1");
         assert_eq!(csv_cell("-2"), "'-2");
         assert_eq!(csv_cell("@SUM(A1)"), "'@SUM(A1)");

@@ -8,8 +8,8 @@
 
 /// Characters Graph refuses anywhere in an invited address.
 pub const FORBIDDEN: &[char] = &[
-    '~', '!', '#', '$', '%', '^', '&', '*', '(', ')', '+', '=', '[', ']', '{', '}', '\\', '/',
-    '|', ';', ':', '"', '<', '>', '?', ',',
+    '~', '!', '#', '$', '%', '^', '&', '*', '(', ')', '+', '=', '[', ']', '{', '}', '\\', '/', '|',
+    ';', ':', '"', '<', '>', '?', ',',
 ];
 
 /// Checks an address; the error says what is wrong in words an admin can act on.
@@ -25,7 +25,9 @@ pub fn check_address(address: &str) -> Result<(), String> {
         return Err("contains white space".into());
     }
     if let Some(c) = address.chars().find(|c| FORBIDDEN.contains(c)) {
-        return Err(format!("contains `{c}`, which Graph does not accept in an invited address"));
+        return Err(format!(
+            "contains `{c}`, which Graph does not accept in an invited address"
+        ));
     }
     if !address.is_ascii() {
         return Err("contains non-ASCII characters, which Graph does not accept in mail".into());
@@ -42,7 +44,10 @@ pub fn check_address(address: &str) -> Result<(), String> {
     if local.len() > 64 {
         return Err("has a user name longer than 64 characters".into());
     }
-    for edge in [local.chars().next(), local.chars().last()].into_iter().flatten() {
+    for edge in [local.chars().next(), local.chars().last()]
+        .into_iter()
+        .flatten()
+    {
         if edge == '.' || edge == '-' {
             return Err(format!("the user name starts or ends with `{edge}`"));
         }

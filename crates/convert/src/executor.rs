@@ -15,7 +15,9 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use b2b_graph::model::{EmailAddress, InvitationRequest, InvitedUserMessageInfo, Recipient, UserUpdate};
+use b2b_graph::model::{
+    EmailAddress, Invitation, InvitationRequest, InvitedUserMessageInfo, Recipient, UserUpdate,
+};
 use b2b_graph::{GraphClient, GraphError};
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
@@ -23,7 +25,8 @@ use serde_json::json;
 
 use crate::email;
 use crate::journal::{
-    EntryOutcome, EntryRecord, Journal, JournalError, RunRecord, StepKind, StepOutcome, StepRecord, StepResult,
+    EntryOutcome, EntryRecord, Invited, Journal, JournalError, RunRecord, StepKind, StepOutcome,
+    StepRecord, StepResult,
 };
 use crate::plan::{Action, Decision, InvitationSettings, PlanEntry};
 
@@ -62,9 +65,15 @@ impl std::str::FromStr for HaltAt {
             "after-intent" => HaltPoint::AfterIntent,
             "after-response" => HaltPoint::AfterResponse,
             "after-outcome" => HaltPoint::AfterOutcome,
-            other => return Err(format!("`{other}`: expected after-intent, after-response or after-outcome")),
+            other => {
+                return Err(format!(
+                    "`{other}`: expected after-intent, after-response or after-outcome"
+                ));
+            }
         };
-        let nth = nth.parse().map_err(|_| format!("`{nth}` is not a number"))?;
+        let nth = nth
+            .parse()
+            .map_err(|_| format!("`{nth}` is not a number"))?;
         Ok(HaltAt { point, nth })
     }
 }
@@ -207,7 +216,9 @@ pub async fn execute(
 
 impl Shared<'_> {
     async fn halt_check(&self, point: HaltPoint) {
-        let Some(halt) = self.options.halt_at else { return };
+        let Some(halt) = self.options.halt_at else {
+            return;
+        };
         let index = point as usize;
         let count = self.halt_counters[index].fetch_add(1, Ordering::SeqCst) + 1;
         if halt.point == point && count == halt.nth {
@@ -244,7 +255,10 @@ impl StepFailure {
     }
 }
 
-async fn convert_entry(shared: &Shared<'_>, plan: &PlanEntry) -> Result<Option<EntryResult>, ExecuteError> {
+async fn convert_entry(
+    shared: &Shared<'_>,
+    plan: &PlanEntry,
+) -> Result<Option<EntryResult>, ExecuteError> {
     let Some(user_id) = plan.user_id.clone() else {
         return Ok(None);
     };
@@ -268,13 +282,17 @@ async fn convert_entry(shared: &Shared<'_>, plan: &PlanEntry) -> Result<Option<E
         }
         let kind = step_kind(action);
         let previous: Vec<&StepRecord> = steps.iter().filter(|s| s.kind == kind).collect();
-        if previous.iter().any(|s| s.result.is_some_and(StepResult::is_done)) && kind != StepKind::Verify {
+        if previous
+            .iter()
+            .any(|s| s.result.is_some_and(StepResult::is_done))
+            && kind != StepKind::Verify
+        {
             continue;
         }
-        if let Some(dangling) = previous.iter().find(|s| s.result.is_none()) {
-            if reconcile(shared, plan, &user_id, dangling).await? {
-                continue;
-            }
+        if let Some(dangling) = previous.iter().find(|s| s.result.is_none())
+            && reconcile(shared, plan, &user_id, dangling).await?
+        {
+            continue;
         }
         let outcome = match action {
             Action::RevokeSessions => revoke(shared, plan, &user_id).await?,
@@ -291,8 +309,17 @@ async fn convert_entry(shared: &Shared<'_>, plan: &PlanEntry) -> Result<Option<E
                 Ok(false) => {
                     let message = "invited, but the read-back does not show externalUserState PendingAcceptance yet; \
                                    `b2b-convert status --refresh` checks again";
-                    journal.finish_entry(run_id, plan.row, EntryOutcome::Unverified, Some(message))?;
-                    return Ok(Some(result(EntryOutcome::Unverified, redeem_url, Some(message.into()))));
+                    journal.finish_entry(
+                        run_id,
+                        plan.row,
+                        EntryOutcome::Unverified,
+                        Some(message),
+                    )?;
+                    return Ok(Some(result(
+                        EntryOutcome::Unverified,
+                        redeem_url,
+                        Some(message.into()),
+                    )));
                 }
                 Err(failure) => Err(failure),
             },
@@ -306,7 +333,11 @@ async fn convert_entry(shared: &Shared<'_>, plan: &PlanEntry) -> Result<Option<E
                 return Ok(None);
             }
             journal.finish_entry(run_id, plan.row, EntryOutcome::Failed, Some(&message))?;
-            return Ok(Some(result(EntryOutcome::Failed, redeem_url, Some(message))));
+            return Ok(Some(result(
+                EntryOutcome::Failed,
+                redeem_url,
+                Some(message),
+            )));
         }
     }
     journal.finish_entry(run_id, plan.row, EntryOutcome::Converted, None)?;
@@ -335,7 +366,15 @@ async fn reconcile(
         StepKind::UpdateMail | StepKind::Invite | StepKind::Reinvite => {
             match shared
                 .client
-                .get_user(user_id, &["id", "mail", "externalUserState", "externalUserStateChangeDateTime"])
+                .get_user(
+                    user_id,
+                    &[
+                        "id",
+                        "mail",
+                        "externalUserState",
+                        "externalUserStateChangeDateTime",
+                    ],
+                )
                 .await
             {
                 Ok(Some(user)) => Some(match step.kind {
@@ -357,7 +396,19 @@ async fn reconcile(
         ));
         return Ok(true);
     };
-    let result = if done { StepResult::ReconciledDone } else { StepResult::ReconciledNotDone };
+    let result = if done {
+        StepResult::ReconciledDone
+    } else {
+        StepResult::ReconciledNotDone
+    };
+    // The redeem URL of a reconciled invitation is lost (Graph can't return it again).
+    let invited = Invited {
+        run_id: &shared.run.id,
+        entry: plan,
+        user_id,
+        redeem_url: None,
+    };
+    let is_invitation = matches!(step.kind, StepKind::Invite | StepKind::Reinvite);
     shared.journal.record_outcome(
         step.id,
         result,
@@ -365,11 +416,8 @@ async fn reconcile(
             detail: Some(json!({"reconciled": true})),
             ..Default::default()
         },
+        (done && is_invitation).then_some(&invited),
     )?;
-    if done && step.kind == StepKind::Invite {
-        // The redeem URL of that invitation is lost (Graph can't return it again).
-        shared.journal.record_invitation(&shared.run.id, plan, user_id, None)?;
-    }
     Ok(done)
 }
 
@@ -382,6 +430,7 @@ async fn journaled<T>(
     request: serde_json::Value,
     call: impl Future<Output = Result<T, GraphError>>,
     detail: impl FnOnce(&T) -> Option<serde_json::Value>,
+    redeem_url: impl FnOnce(&T) -> Option<Option<String>>,
 ) -> Result<Result<T, GraphError>, ExecuteError> {
     let step = shared
         .journal
@@ -389,14 +438,19 @@ async fn journaled<T>(
     shared.halt_check(HaltPoint::AfterIntent).await;
     let answer = call.await;
     shared.halt_check(HaltPoint::AfterResponse).await;
+    // `Some(url)` when the step was an invitation that succeeded.
+    let mut invitation: Option<Option<String>> = None;
     let (result, outcome) = match &answer {
-        Ok(value) => (
-            StepResult::Ok,
-            StepOutcome {
-                detail: detail(value),
-                ..Default::default()
-            },
-        ),
+        Ok(value) => {
+            invitation = redeem_url(value);
+            (
+                StepResult::Ok,
+                StepOutcome {
+                    detail: detail(value),
+                    ..Default::default()
+                },
+            )
+        }
         Err(error) => (
             StepResult::Failed,
             StepOutcome {
@@ -408,12 +462,24 @@ async fn journaled<T>(
             },
         ),
     };
-    shared.journal.record_outcome(step, result, &outcome)?;
+    let invited = invitation.as_ref().map(|url| Invited {
+        run_id: &shared.run.id,
+        entry: plan,
+        user_id,
+        redeem_url: url.as_deref(),
+    });
+    shared
+        .journal
+        .record_outcome(step, result, &outcome, invited.as_ref())?;
     shared.halt_check(HaltPoint::AfterOutcome).await;
     Ok(answer)
 }
 
-async fn revoke(shared: &Shared<'_>, plan: &PlanEntry, user_id: &str) -> Result<Result<(), StepFailure>, ExecuteError> {
+async fn revoke(
+    shared: &Shared<'_>,
+    plan: &PlanEntry,
+    user_id: &str,
+) -> Result<Result<(), StepFailure>, ExecuteError> {
     let answer = journaled(
         shared,
         plan,
@@ -421,6 +487,7 @@ async fn revoke(shared: &Shared<'_>, plan: &PlanEntry, user_id: &str) -> Result<
         StepKind::RevokeSessions,
         json!({"method": "POST", "path": format!("/users/{user_id}/revokeSignInSessions")}),
         shared.client.revoke_sign_in_sessions(user_id),
+        |_| None,
         |_| None,
     )
     .await?;
@@ -445,28 +512,34 @@ async fn update_mail(
         json!({"method": "PATCH", "path": format!("/users/{user_id}"), "mail": to}),
         shared.client.update_user(user_id, &update),
         |_| None,
+        |_| None,
     )
     .await?;
     Ok(answer.map_err(StepFailure::Graph))
 }
 
 /// The invitation request for a row.
-pub fn invitation_request(external_email: &str, settings: &InvitationSettings) -> InvitationRequest {
-    let message_info = (settings.message.is_some() || settings.cc.is_some() || settings.language.is_some())
-        .then(|| InvitedUserMessageInfo {
-            message_language: settings.language.clone(),
-            customized_message_body: settings.message.clone(),
-            cc_recipients: settings
-                .cc
-                .iter()
-                .map(|address| Recipient {
-                    email_address: EmailAddress {
-                        name: None,
-                        address: Some(address.clone()),
-                    },
-                })
-                .collect(),
-        });
+pub fn invitation_request(
+    external_email: &str,
+    settings: &InvitationSettings,
+) -> InvitationRequest {
+    let message_info = (settings.message.is_some()
+        || settings.cc.is_some()
+        || settings.language.is_some())
+    .then(|| InvitedUserMessageInfo {
+        message_language: settings.language.clone(),
+        customized_message_body: settings.message.clone(),
+        cc_recipients: settings
+            .cc
+            .iter()
+            .map(|address| Recipient {
+                email_address: EmailAddress {
+                    name: None,
+                    address: Some(address.clone()),
+                },
+            })
+            .collect(),
+    });
     InvitationRequest {
         invited_user_email_address: external_email.to_owned(),
         invite_redirect_url: settings.redirect_url.clone(),
@@ -498,18 +571,11 @@ async fn invite(
         }),
         shared.client.invite_existing_user(user_id, &request),
         |invitation| Some(json!({"invitationId": invitation.id, "status": invitation.status})),
+        |invitation| Some(kept_redeem_url(settings, invitation)),
     )
     .await?;
     match answer {
-        Ok(invitation) => {
-            // A redeem URL is a bearer link to the account: keep it only when the admin
-            // has to deliver it.
-            let url = (!settings.send_email).then(|| invitation.invite_redeem_url.clone()).flatten();
-            shared
-                .journal
-                .record_invitation(&shared.run.id, plan, user_id, url.as_deref())?;
-            Ok(Ok(url))
-        }
+        Ok(invitation) => Ok(Ok(kept_redeem_url(settings, &invitation))),
         Err(error) => {
             if matches!(error.status(), Some(401 | 403)) {
                 shared.stop_run(format!(
@@ -523,8 +589,20 @@ async fn invite(
     }
 }
 
+/// A redeem URL is a bearer link to the account: it is kept (and printed) only when the
+/// admin has to deliver it, i.e. for invitations sent without email.
+fn kept_redeem_url(settings: &InvitationSettings, invitation: &Invitation) -> Option<String> {
+    (!settings.send_email)
+        .then(|| invitation.invite_redeem_url.clone())
+        .flatten()
+}
+
 /// Reads the user back until the invitation shows; `Ok(false)` when it never did.
-async fn verify(shared: &Shared<'_>, plan: &PlanEntry, user_id: &str) -> Result<Result<bool, StepFailure>, ExecuteError> {
+async fn verify(
+    shared: &Shared<'_>,
+    plan: &PlanEntry,
+    user_id: &str,
+) -> Result<Result<bool, StepFailure>, ExecuteError> {
     let attempts = shared.options.verify_attempts.max(1);
     for attempt in 1..=attempts {
         let answer = journaled(
@@ -535,7 +613,14 @@ async fn verify(shared: &Shared<'_>, plan: &PlanEntry, user_id: &str) -> Result<
             json!({"method": "GET", "path": format!("/users/{user_id}"), "attempt": attempt}),
             shared.client.get_user(
                 user_id,
-                &["id", "userPrincipalName", "userType", "mail", "externalUserState", "externalUserStateChangeDateTime"],
+                &[
+                    "id",
+                    "userPrincipalName",
+                    "userType",
+                    "mail",
+                    "externalUserState",
+                    "externalUserStateChangeDateTime",
+                ],
             ),
             |user| {
                 user.as_ref().map(|u| {
@@ -547,6 +632,7 @@ async fn verify(shared: &Shared<'_>, plan: &PlanEntry, user_id: &str) -> Result<
                     })
                 })
             },
+            |_| None,
         )
         .await?;
         let user = match answer {
@@ -564,19 +650,23 @@ async fn verify(shared: &Shared<'_>, plan: &PlanEntry, user_id: &str) -> Result<
                 user.user_principal_name
             ))));
         }
-        let state_ok = user
-            .external_user_state
-            .as_deref()
-            .is_some_and(|s| matches!(s.replace(' ', "").as_str(), "PendingAcceptance" | "Accepted"));
+        let state_ok = user.external_user_state.as_deref().is_some_and(|s| {
+            matches!(
+                s.replace(' ', "").as_str(),
+                "PendingAcceptance" | "Accepted"
+            )
+        });
         let mail_ok = user
             .mail
             .as_deref()
             .is_some_and(|m| email::same_address(m, &plan.external_email));
         if state_ok && mail_ok {
             if let Some(state) = user.external_user_state.as_deref() {
-                shared
-                    .journal
-                    .record_state(user_id, Some(state), user.external_user_state_change_date_time)?;
+                shared.journal.record_state(
+                    user_id,
+                    Some(state),
+                    user.external_user_state_change_date_time,
+                )?;
             }
             return Ok(Ok(true));
         }
@@ -624,16 +714,10 @@ pub async fn reinvite(
         }),
         client.invite_existing_user(user_id, &request),
         |invitation| Some(json!({"invitationId": invitation.id, "status": invitation.status})),
+        |invitation| Some(kept_redeem_url(settings, invitation)),
     )
     .await?;
-    Ok(match answer {
-        Ok(invitation) => {
-            let url = (!settings.send_email).then_some(invitation.invite_redeem_url).flatten();
-            journal.record_invitation(&run.id, plan, user_id, url.as_deref())?;
-            Ok(url)
-        }
-        Err(error) => Err(error),
-    })
+    Ok(answer.map(|invitation| kept_redeem_url(settings, &invitation)))
 }
 
 /// The invitation settings of a planned entry (none unless it is a `convert`).
@@ -652,7 +736,10 @@ mod tests {
     fn halt_points_parse() {
         assert_eq!(
             "after-response:7".parse::<HaltAt>(),
-            Ok(HaltAt { point: HaltPoint::AfterResponse, nth: 7 })
+            Ok(HaltAt {
+                point: HaltPoint::AfterResponse,
+                nth: 7
+            })
         );
         assert!("later:1".parse::<HaltAt>().is_err());
         assert!("after-intent:x".parse::<HaltAt>().is_err());
@@ -673,7 +760,10 @@ mod tests {
         settings.language = Some("de".into());
         let request = invitation_request("a@fabrikam.com", &settings);
         let info = request.invited_user_message_info.unwrap();
-        assert_eq!(info.cc_recipients[0].email_address.address.as_deref(), Some("boss@fabrikam.com"));
+        assert_eq!(
+            info.cc_recipients[0].email_address.address.as_deref(),
+            Some("boss@fabrikam.com")
+        );
         assert_eq!(info.message_language.as_deref(), Some("de"));
     }
 }

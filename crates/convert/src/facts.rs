@@ -159,7 +159,12 @@ async fn resolve(client: &GraphClient, reference: &str) -> Result<(Lookup, Vec<U
         .await
         .map_err(context(what()))?
     {
-        return Ok((Lookup::Found { id: user.id.clone() }, vec![user]));
+        return Ok((
+            Lookup::Found {
+                id: user.id.clone(),
+            },
+            vec![user],
+        ));
     }
     if looks_like_object_id(reference) || !reference.contains('@') {
         return Ok((Lookup::NotFound, vec![]));
@@ -180,7 +185,12 @@ async fn resolve(client: &GraphClient, reference: &str) -> Result<(Lookup, Vec<U
         .map_err(context(what()))?;
     Ok(match users.len() {
         0 => (Lookup::NotFound, users),
-        1 => (Lookup::Found { id: users[0].id.clone() }, users),
+        1 => (
+            Lookup::Found {
+                id: users[0].id.clone(),
+            },
+            users,
+        ),
         _ => (
             Lookup::Ambiguous {
                 ids: users.iter().map(|u| u.id.clone()).collect(),
@@ -191,7 +201,10 @@ async fn resolve(client: &GraphClient, reference: &str) -> Result<(Lookup, Vec<U
 }
 
 /// Every user, group and contact holding `address`, and in which property.
-async fn address_holders(client: &GraphClient, address: &str) -> Result<Vec<AddressHolder>, FactsError> {
+async fn address_holders(
+    client: &GraphClient,
+    address: &str,
+) -> Result<Vec<AddressHolder>, FactsError> {
     let what = || format!("who holds `{address}`");
     let quoted = odata_string(address);
     let smtp = odata_string(&format!("smtp:{address}"));
@@ -209,12 +222,19 @@ async fn address_holders(client: &GraphClient, address: &str) -> Result<Vec<Addr
         .await
         .map_err(context(what()))?;
     let object_query = ListQuery {
-        filter: Some(format!("mail eq {quoted} or proxyAddresses/any(x:x eq {smtp})")),
-        select: ["id", "displayName", "mail", "proxyAddresses"].map(String::from).to_vec(),
+        filter: Some(format!(
+            "mail eq {quoted} or proxyAddresses/any(x:x eq {smtp})"
+        )),
+        select: ["id", "displayName", "mail", "proxyAddresses"]
+            .map(String::from)
+            .to_vec(),
         top: Some(999),
         advanced: false,
     };
-    let groups = client.list_groups(&object_query).await.map_err(context(what()))?;
+    let groups = client
+        .list_groups(&object_query)
+        .await
+        .map_err(context(what()))?;
     let contacts = client
         .list_org_contacts(&object_query)
         .await
@@ -235,7 +255,10 @@ async fn address_holders(client: &GraphClient, address: &str) -> Result<Vec<Addr
             ),
         });
     }
-    for (objects, kind) in [(groups, HolderKind::Group), (contacts, HolderKind::OrgContact)] {
+    for (objects, kind) in [
+        (groups, HolderKind::Group),
+        (contacts, HolderKind::OrgContact),
+    ] {
         for object in objects {
             holders.push(object_holder(address, &object, kind));
         }
@@ -313,9 +336,18 @@ mod tests {
     #[test]
     fn names_the_holding_property() {
         let proxies = vec!["SMTP:x@fabrikam.com".to_owned()];
-        assert_eq!(holding_property("X@fabrikam.com", None, None, &proxies, &[]), "proxyAddresses");
-        assert_eq!(holding_property("a@b.com", Some("A@b.com"), Some("a@b.com"), &[], &[]), "userPrincipalName");
-        assert_eq!(holding_property("a@b.com", None, None, &[], &["a@B.com".into()]), "otherMails");
+        assert_eq!(
+            holding_property("X@fabrikam.com", None, None, &proxies, &[]),
+            "proxyAddresses"
+        );
+        assert_eq!(
+            holding_property("a@b.com", Some("A@b.com"), Some("a@b.com"), &[], &[]),
+            "userPrincipalName"
+        );
+        assert_eq!(
+            holding_property("a@b.com", None, None, &[], &["a@B.com".into()]),
+            "otherMails"
+        );
     }
 
     #[test]

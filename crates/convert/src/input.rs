@@ -181,7 +181,10 @@ pub fn parse_input(path: &Path, bytes: &[u8]) -> Result<Input, InputError> {
     for record in reader.byte_records() {
         let record = record.map_err(|e| csv_error(path, &e))?;
         let line = record.position().map_or(0, csv::Position::line);
-        if record.iter().all(|cell| cell.iter().all(u8::is_ascii_whitespace)) {
+        if record
+            .iter()
+            .all(|cell| cell.iter().all(u8::is_ascii_whitespace))
+        {
             continue;
         }
         if rows.len() == MAX_ROWS {
@@ -266,7 +269,10 @@ fn parse_row(
         let raw = record.get(index).unwrap_or_default();
         let text = std::str::from_utf8(raw)
             .map_err(|_| field_error(column, "the cell is not valid UTF-8".into()))?;
-        if text.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
+        if text
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+        {
             return Err(field_error(
                 column,
                 "the cell holds control characters".into(),
@@ -293,7 +299,11 @@ fn parse_row(
         check_redirect_url(url).map_err(|m| field_error(Column::RedirectUrl, m))?;
     }
     let send_email = cell(Column::SendEmail)?
-        .map(|v| parse_bool(&v).ok_or_else(|| field_error(Column::SendEmail, format!("`{v}` is not true or false"))))
+        .map(|v| {
+            parse_bool(&v).ok_or_else(|| {
+                field_error(Column::SendEmail, format!("`{v}` is not true or false"))
+            })
+        })
         .transpose()?;
     let cc = cell(Column::Cc)?;
     if let Some(cc) = &cc {
@@ -308,13 +318,11 @@ fn parse_row(
         }
     }
     let language = cell(Column::Language)?;
-    if let Some(language) = &language {
-        if !is_language_tag(language) {
-            return Err(field_error(
-                Column::Language,
-                format!("`{language}` is not a language tag such as en-US or de"),
-            ));
-        }
+    if let Some(language) = language.as_deref().filter(|l| !is_language_tag(l)) {
+        return Err(field_error(
+            Column::Language,
+            format!("`{language}` is not a language tag such as en-US or de"),
+        ));
     }
     Ok(InputRow {
         line,
@@ -335,7 +343,11 @@ pub fn check_redirect_url(text: &str) -> Result<(), String> {
     match url.scheme() {
         "https" => {}
         "http" if matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]")) => {}
-        other => return Err(format!("`{text}` uses `{other}`; the redirect URL must be https")),
+        other => {
+            return Err(format!(
+                "`{text}` uses `{other}`; the redirect URL must be https"
+            ));
+        }
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(format!("`{text}` carries credentials; remove them"));
@@ -364,7 +376,9 @@ fn is_language_tag(tag: &str) -> bool {
 fn csv_error(path: &Path, error: &csv::Error) -> InputError {
     let line = error.position().map_or(0, csv::Position::line);
     let message = match error.kind() {
-        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => {
             format!("the row has {len} cells but the header has {expected_len}")
         }
         csv::ErrorKind::Utf8 { .. } => "the row is not valid UTF-8".to_owned(),
@@ -418,19 +432,26 @@ mod tests {
     #[test]
     fn unknown_column_is_named() {
         let err = parse("user,externalEmail,sendEmial\na,b@c.com,no\n").unwrap_err();
-        assert!(err.to_string().contains("unknown column `sendEmial`"), "{err}");
+        assert!(
+            err.to_string().contains("unknown column `sendEmial`"),
+            "{err}"
+        );
         assert!(err.to_string().starts_with("users.csv: line 1"), "{err}");
     }
 
     #[test]
     fn missing_required_column_is_named() {
         let err = parse("user\na\n").unwrap_err();
-        assert!(err.to_string().contains("`externalEmail` is missing"), "{err}");
+        assert!(
+            err.to_string().contains("`externalEmail` is missing"),
+            "{err}"
+        );
     }
 
     #[test]
     fn bad_cells_name_line_and_column() {
-        let err = parse("user,externalEmail,sendEmail\na,b@c.com,yes\nx,y@z.com,maybe\n").unwrap_err();
+        let err =
+            parse("user,externalEmail,sendEmail\na,b@c.com,yes\nx,y@z.com,maybe\n").unwrap_err();
         assert_eq!(
             err.to_string(),
             "users.csv: line 3, column `sendEmail`: `maybe` is not true or false"
@@ -439,15 +460,23 @@ mod tests {
         assert!(err.to_string().contains("line 2, column `user`"), "{err}");
         let err = parse("user,externalEmail,cc\na,b@c.com,x@y.com;z@y.com\n").unwrap_err();
         assert!(err.to_string().contains("at most one cc"), "{err}");
-        let err = parse("user,externalEmail,redirectUrl\na,b@c.com,http://evil.example\n").unwrap_err();
+        let err =
+            parse("user,externalEmail,redirectUrl\na,b@c.com,http://evil.example\n").unwrap_err();
         assert!(err.to_string().contains("must be https"), "{err}");
     }
 
     #[test]
     fn ragged_rows_and_empty_files_are_errors() {
         let err = parse("user,externalEmail\na,b@c.com,extra\n").unwrap_err();
-        assert!(err.to_string().contains("line 2: the row has 3 cells but the header has 2"), "{err}");
-        assert!(matches!(parse("user,externalEmail\n").unwrap_err(), InputError::Empty { .. }));
+        assert!(
+            err.to_string()
+                .contains("line 2: the row has 3 cells but the header has 2"),
+            "{err}"
+        );
+        assert!(matches!(
+            parse("user,externalEmail\n").unwrap_err(),
+            InputError::Empty { .. }
+        ));
     }
 
     #[test]
@@ -458,7 +487,8 @@ mod tests {
 
     #[test]
     fn invalid_utf8_is_reported_not_panicked() {
-        let err = parse_input(Path::new("u.csv"), b"user,externalEmail\n\xff,b@c.com\n").unwrap_err();
+        let err =
+            parse_input(Path::new("u.csv"), b"user,externalEmail\n\xff,b@c.com\n").unwrap_err();
         assert!(err.to_string().contains("line 2"), "{err}");
     }
 

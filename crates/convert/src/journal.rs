@@ -20,7 +20,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Clock;
-use crate::plan::{Decision, Plan, PlanEntry, PlanOptions};
+use crate::plan::{Plan, PlanEntry, PlanOptions};
 
 /// The schema version this build writes (`PRAGMA user_version`).
 const SCHEMA_VERSION: i64 = 1;
@@ -106,7 +106,9 @@ pub enum JournalError {
         source: std::io::Error,
     },
     /// The file was written by a newer b2b-convert.
-    #[error("journal {path}: written by a newer b2b-convert (schema {found}, this build knows {SCHEMA_VERSION})")]
+    #[error(
+        "journal {path}: written by a newer b2b-convert (schema {found}, this build knows {SCHEMA_VERSION})"
+    )]
     TooNew {
         /// The journal file.
         path: PathBuf,
@@ -383,7 +385,9 @@ pub struct Journal {
 
 impl std::fmt::Debug for Journal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Journal").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("Journal")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -404,10 +408,14 @@ impl Journal {
             source,
         };
         let conn = Connection::open(path).map_err(sql)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(sql)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
-        conn.pragma_update(None, "synchronous", "FULL").map_err(sql)?;
-        conn.pragma_update(None, "foreign_keys", "ON").map_err(sql)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(sql)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(sql)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(sql)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(sql)?;
         let version: i64 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .map_err(sql)?;
@@ -495,14 +503,19 @@ impl Journal {
         Ok(RunRecord {
             id: raw.id,
             started_at: self.timestamp(&raw.started_at)?,
-            finished_at: raw.finished_at.as_deref().map(|t| self.timestamp(t)).transpose()?,
+            finished_at: raw
+                .finished_at
+                .as_deref()
+                .map(|t| self.timestamp(t))
+                .transpose()?,
             status: raw.status,
             input_path: raw.input_path,
             input_sha256: raw.input_sha256,
             tenant_id: raw.tenant_id,
             graph_root: raw.graph_root,
             command: raw.command,
-            options: serde_json::from_str(&raw.options).map_err(|e| self.corrupt("run options", e))?,
+            options: serde_json::from_str(&raw.options)
+                .map_err(|e| self.corrupt("run options", e))?,
         })
     }
 
@@ -515,7 +528,8 @@ impl Journal {
     pub fn start_run(&self, run: &NewRun<'_>, plan: &Plan) -> Result<RunRecord, JournalError> {
         let id = uuid::Uuid::now_v7().to_string();
         let now = self.now();
-        let options = serde_json::to_string(run.options).map_err(|e| self.corrupt("run options", e))?;
+        let options =
+            serde_json::to_string(run.options).map_err(|e| self.corrupt("run options", e))?;
         let mut conn = self.conn()?;
         let tx = conn.transaction().map_err(|e| self.sql(e))?;
         tx.execute(
@@ -537,7 +551,8 @@ impl Journal {
                 )
                 .map_err(|e| self.sql(e))?;
             for entry in &plan.entries {
-                let json = serde_json::to_string(entry).map_err(|e| self.corrupt("plan entry", e))?;
+                let json =
+                    serde_json::to_string(entry).map_err(|e| self.corrupt("plan entry", e))?;
                 insert
                     .execute(params![
                         id,
@@ -555,7 +570,8 @@ impl Journal {
         }
         tx.commit().map_err(|e| self.sql(e))?;
         drop(conn);
-        self.run(&id)?.ok_or_else(|| self.corrupt("run", "vanished after insert"))
+        self.run(&id)?
+            .ok_or_else(|| self.corrupt("run", "vanished after insert"))
     }
 
     /// Marks a run finished.
@@ -576,24 +592,39 @@ impl Journal {
         let mut statement = conn
             .prepare("SELECT plan, outcome, outcome_at, error FROM entries WHERE run_id = ?1 ORDER BY row")
             .map_err(|e| self.sql(e))?;
-        let raw: Vec<(String, Option<String>, Option<String>, Option<String>)> = statement
-            .query_map([run_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        let raw: Vec<RawEntry> = statement
+            .query_map([run_id], |r| {
+                Ok(RawEntry {
+                    plan: r.get(0)?,
+                    outcome: r.get(1)?,
+                    outcome_at: r.get(2)?,
+                    error: r.get(3)?,
+                })
+            })
             .map_err(|e| self.sql(e))?
             .collect::<Result<_, _>>()
             .map_err(|e| self.sql(e))?;
         drop(statement);
         drop(conn);
         raw.into_iter()
-            .map(|(plan, outcome, outcome_at, error)| {
+            .map(|raw| {
                 Ok(EntryRecord {
                     run_id: run_id.to_owned(),
-                    plan: serde_json::from_str(&plan).map_err(|e| self.corrupt("plan entry", e))?,
-                    outcome: outcome
+                    plan: serde_json::from_str(&raw.plan)
+                        .map_err(|e| self.corrupt("plan entry", e))?,
+                    outcome: raw
+                        .outcome
                         .as_deref()
-                        .map(|o| EntryOutcome::parse(o).ok_or_else(|| self.corrupt("entry outcome", o)))
+                        .map(|o| {
+                            EntryOutcome::parse(o).ok_or_else(|| self.corrupt("entry outcome", o))
+                        })
                         .transpose()?,
-                    outcome_at: outcome_at.as_deref().map(|t| self.timestamp(t)).transpose()?,
-                    error,
+                    outcome_at: raw
+                        .outcome_at
+                        .as_deref()
+                        .map(|t| self.timestamp(t))
+                        .transpose()?,
+                    error: raw.error,
                 })
             })
             .collect()
@@ -618,32 +649,39 @@ impl Journal {
         Ok(conn.last_insert_rowid())
     }
 
-    /// Writes a step's outcome, right after its answer.
+    /// Writes a step's outcome, right after its answer. For a successful invitation the
+    /// user's invitation record is written in the same transaction: a crash can never
+    /// leave an invitation done in the steps but missing from redemption tracking.
     pub fn record_outcome(
         &self,
         step_id: i64,
         result: StepResult,
         outcome: &StepOutcome,
+        invited: Option<&Invited<'_>>,
     ) -> Result<(), JournalError> {
         let now = self.now();
-        self.conn()?
-            .execute(
-                "UPDATE steps SET outcome = ?1, outcome_at = ?2, http_status = ?3, error_code = ?4,
-                        error_message = ?5, request_id = ?6, detail = ?7
-                 WHERE id = ?8",
-                params![
-                    result.as_str(),
-                    now,
-                    outcome.http_status,
-                    outcome.error_code,
-                    outcome.error_message,
-                    outcome.request_id,
-                    outcome.detail.as_ref().map(ToString::to_string),
-                    step_id
-                ],
-            )
-            .map_err(|e| self.sql(e))?;
-        Ok(())
+        let mut conn = self.conn()?;
+        let tx = conn.transaction().map_err(|e| self.sql(e))?;
+        tx.execute(
+            "UPDATE steps SET outcome = ?1, outcome_at = ?2, http_status = ?3, error_code = ?4,
+                    error_message = ?5, request_id = ?6, detail = ?7
+             WHERE id = ?8",
+            params![
+                result.as_str(),
+                now,
+                outcome.http_status,
+                outcome.error_code,
+                outcome.error_message,
+                outcome.request_id,
+                outcome.detail.as_ref().map(ToString::to_string),
+                step_id
+            ],
+        )
+        .map_err(|e| self.sql(e))?;
+        if let Some(invited) = invited {
+            upsert_invitation(&tx, &now, invited).map_err(|e| self.sql(e))?;
+        }
+        tx.commit().map_err(|e| self.sql(e))
     }
 
     /// The steps of a run (of one entry when `row` is given), oldest first.
@@ -698,13 +736,21 @@ impl Journal {
                 .as_deref()
                 .map(|o| StepResult::parse(o).ok_or_else(|| self.corrupt("step outcome", o)))
                 .transpose()?,
-            outcome_at: raw.outcome_at.as_deref().map(|t| self.timestamp(t)).transpose()?,
+            outcome_at: raw
+                .outcome_at
+                .as_deref()
+                .map(|t| self.timestamp(t))
+                .transpose()?,
             outcome: StepOutcome {
                 http_status: raw.http_status,
                 error_code: raw.error_code,
                 error_message: raw.error_message,
                 request_id: raw.request_id,
-                detail: raw.detail.as_deref().map(|d| json(d, "step detail")).transpose()?,
+                detail: raw
+                    .detail
+                    .as_deref()
+                    .map(|d| json(d, "step detail"))
+                    .transpose()?,
             },
         })
     }
@@ -727,38 +773,11 @@ impl Journal {
         Ok(())
     }
 
-    /// Records that a user was invited (first time or again), keeping the redeem URL only
-    /// when the invitation was sent without email.
-    pub fn record_invitation(
-        &self,
-        run_id: &str,
-        entry: &PlanEntry,
-        user_id: &str,
-        redeem_url: Option<&str>,
-    ) -> Result<(), JournalError> {
+    /// Records that a user was invited (first time or again) outside any step.
+    pub fn record_invitation(&self, invited: &Invited<'_>) -> Result<(), JournalError> {
         let now = self.now();
-        self.conn()?
-            .execute(
-                "INSERT INTO invitations (user_id, run_id, row, display_name, upn, external_email, invited_at, redeem_url, state, state_changed_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'PendingAcceptance', ?7)
-                 ON CONFLICT (user_id) DO UPDATE SET
-                     invited_at = excluded.invited_at,
-                     invite_count = invitations.invite_count + 1,
-                     redeem_url = excluded.redeem_url,
-                     external_email = excluded.external_email,
-                     state = CASE WHEN invitations.state = 'Accepted' THEN invitations.state ELSE 'PendingAcceptance' END",
-                params![
-                    user_id,
-                    run_id,
-                    entry.row,
-                    entry.display_name,
-                    entry.user_principal_name,
-                    entry.external_email,
-                    now,
-                    redeem_url
-                ],
-            )
-            .map_err(|e| self.sql(e))?;
+        let conn = self.conn()?;
+        upsert_invitation(&conn, &now, invited).map_err(|e| self.sql(e))?;
         Ok(())
     }
 
@@ -772,7 +791,11 @@ impl Journal {
         let now = self.now();
         let conn = self.conn()?;
         let before: Option<Option<String>> = conn
-            .query_row("SELECT state FROM invitations WHERE user_id = ?1", [user_id], |r| r.get(0))
+            .query_row(
+                "SELECT state FROM invitations WHERE user_id = ?1",
+                [user_id],
+                |r| r.get(0),
+            )
             .optional()
             .map_err(|e| self.sql(e))?;
         conn.execute(
@@ -794,36 +817,22 @@ impl Journal {
                  FROM invitations ORDER BY invited_at, user_id",
             )
             .map_err(|e| self.sql(e))?;
-        #[allow(clippy::type_complexity)]
-        let raw: Vec<(
-            String,
-            String,
-            u64,
-            Option<String>,
-            Option<String>,
-            String,
-            String,
-            u32,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-        )> = statement
+        let raw: Vec<RawInvitation> = statement
             .query_map([], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                    r.get(7)?,
-                    r.get(8)?,
-                    r.get(9)?,
-                    r.get(10)?,
-                    r.get(11)?,
-                ))
+                Ok(RawInvitation {
+                    user_id: r.get(0)?,
+                    run_id: r.get(1)?,
+                    row: r.get(2)?,
+                    display_name: r.get(3)?,
+                    upn: r.get(4)?,
+                    external_email: r.get(5)?,
+                    invited_at: r.get(6)?,
+                    invite_count: r.get(7)?,
+                    redeem_url: r.get(8)?,
+                    state: r.get(9)?,
+                    state_changed_at: r.get(10)?,
+                    checked_at: r.get(11)?,
+                })
             })
             .map_err(|e| self.sql(e))?
             .collect::<Result<_, _>>()
@@ -833,38 +842,70 @@ impl Journal {
         raw.into_iter()
             .map(|r| {
                 Ok(InvitationRecord {
-                    user_id: r.0,
-                    run_id: r.1,
-                    row: r.2,
-                    display_name: r.3,
-                    user_principal_name: r.4,
-                    external_email: r.5,
-                    invited_at: self.timestamp(&r.6)?,
-                    invite_count: r.7,
-                    redeem_url: r.8,
-                    state: r.9,
-                    state_changed_at: r.10.as_deref().map(|t| self.timestamp(t)).transpose()?,
-                    checked_at: r.11.as_deref().map(|t| self.timestamp(t)).transpose()?,
+                    user_id: r.user_id,
+                    run_id: r.run_id,
+                    row: r.row,
+                    display_name: r.display_name,
+                    user_principal_name: r.upn,
+                    external_email: r.external_email,
+                    invited_at: self.timestamp(&r.invited_at)?,
+                    invite_count: r.invite_count,
+                    redeem_url: r.redeem_url,
+                    state: r.state,
+                    state_changed_at: r
+                        .state_changed_at
+                        .as_deref()
+                        .map(|t| self.timestamp(t))
+                        .transpose()?,
+                    checked_at: r
+                        .checked_at
+                        .as_deref()
+                        .map(|t| self.timestamp(t))
+                        .transpose()?,
                 })
             })
             .collect()
     }
+}
 
-    /// How many entries of a run have each decision and each outcome.
-    pub fn decision_counts(&self, run_id: &str) -> Result<Vec<(Decision, Option<EntryOutcome>, u64)>, JournalError> {
-        let entries = self.entries(run_id)?;
-        let mut counts: Vec<(Decision, Option<EntryOutcome>, u64)> = Vec::new();
-        for entry in entries {
-            match counts
-                .iter_mut()
-                .find(|(d, o, _)| *d == entry.plan.decision && *o == entry.outcome)
-            {
-                Some(slot) => slot.2 += 1,
-                None => counts.push((entry.plan.decision, entry.outcome, 1)),
-            }
-        }
-        Ok(counts)
-    }
+/// A user just invited: what redemption tracking records.
+#[derive(Debug, Clone, Copy)]
+pub struct Invited<'a> {
+    /// The run.
+    pub run_id: &'a str,
+    /// The entry of the run.
+    pub entry: &'a PlanEntry,
+    /// The user.
+    pub user_id: &'a str,
+    /// The redeem URL, only for invitations sent without email (see the module docs).
+    pub redeem_url: Option<&'a str>,
+}
+
+fn upsert_invitation(
+    conn: &Connection,
+    now: &str,
+    invited: &Invited<'_>,
+) -> rusqlite::Result<usize> {
+    conn.execute(
+        "INSERT INTO invitations (user_id, run_id, row, display_name, upn, external_email, invited_at, redeem_url, state, state_changed_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'PendingAcceptance', ?7)
+         ON CONFLICT (user_id) DO UPDATE SET
+             invited_at = excluded.invited_at,
+             invite_count = invitations.invite_count + 1,
+             redeem_url = excluded.redeem_url,
+             external_email = excluded.external_email,
+             state = CASE WHEN invitations.state = 'Accepted' THEN invitations.state ELSE 'PendingAcceptance' END",
+        params![
+            invited.user_id,
+            invited.run_id,
+            invited.entry.row,
+            invited.entry.display_name,
+            invited.entry.user_principal_name,
+            invited.entry.external_email,
+            now,
+            invited.redeem_url
+        ],
+    )
 }
 
 const RUN_COLUMNS: &str = "SELECT id, started_at, finished_at, status, input_path, input_sha256, tenant_id, graph_root, command, options FROM runs";
@@ -895,6 +936,28 @@ fn raw_run(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRun> {
         command: r.get(8)?,
         options: r.get(9)?,
     })
+}
+
+struct RawEntry {
+    plan: String,
+    outcome: Option<String>,
+    outcome_at: Option<String>,
+    error: Option<String>,
+}
+
+struct RawInvitation {
+    user_id: String,
+    run_id: String,
+    row: u64,
+    display_name: Option<String>,
+    upn: Option<String>,
+    external_email: String,
+    invited_at: String,
+    invite_count: u32,
+    redeem_url: Option<String>,
+    state: Option<String>,
+    state_changed_at: Option<String>,
+    checked_at: Option<String>,
 }
 
 struct RawStep {
@@ -942,7 +1005,7 @@ fn create_private(path: &Path) -> Result<(), JournalError> {
 mod tests {
     use super::*;
     use crate::clock::FixedClock;
-    use crate::plan::{Action, Reason, ReasonCode};
+    use crate::plan::{Action, Decision, Reason, ReasonCode};
 
     fn entry(row: u64, decision: Decision) -> PlanEntry {
         PlanEntry {
@@ -954,12 +1017,19 @@ mod tests {
             external_email: format!("user{row}@fabrikam.com"),
             decision,
             reasons: if decision == Decision::Blocked {
-                vec![Reason { code: ReasonCode::HasMailbox, message: "mailbox".into() }]
+                vec![Reason {
+                    code: ReasonCode::HasMailbox,
+                    message: "mailbox".into(),
+                }]
             } else {
                 vec![]
             },
             notes: vec![],
-            actions: if decision == Decision::Convert { vec![Action::Verify] } else { vec![] },
+            actions: if decision == Decision::Convert {
+                vec![Action::Verify]
+            } else {
+                vec![]
+            },
         }
     }
 
@@ -987,7 +1057,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path().join("run.db")).unwrap().permissions().mode();
+            let mode = std::fs::metadata(dir.path().join("run.db"))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
     }
@@ -996,19 +1069,31 @@ mod tests {
     fn run_entries_steps_round_trip_and_survive_reopen() {
         let (dir, journal, clock) = journal();
         let options = PlanOptions::new("t");
-        let plan = Plan { entries: vec![entry(2, Decision::Convert), entry(3, Decision::Blocked)] };
+        let plan = Plan {
+            entries: vec![entry(2, Decision::Convert), entry(3, Decision::Blocked)],
+        };
         let run = journal.start_run(&new_run(&options, "abc"), &plan).unwrap();
         assert_eq!(journal.unfinished_run().unwrap().unwrap().id, run.id);
 
         let step = journal
-            .record_intent(&run.id, 2, "id-2", StepKind::Invite, &serde_json::json!({"to": "user2@fabrikam.com"}))
+            .record_intent(
+                &run.id,
+                2,
+                "id-2",
+                StepKind::Invite,
+                &serde_json::json!({"to": "user2@fabrikam.com"}),
+            )
             .unwrap();
         clock.set("2026-11-24T10:00:05Z".parse().unwrap());
         journal
             .record_outcome(
                 step,
                 StepResult::Ok,
-                &StepOutcome { http_status: Some(201), request_id: Some("r-1".into()), ..Default::default() },
+                &StepOutcome {
+                    http_status: Some(201),
+                    request_id: Some("r-1".into()),
+                    ..Default::default()
+                },
             )
             .unwrap();
         let dangling = journal
@@ -1021,11 +1106,19 @@ mod tests {
         assert_eq!(steps.len(), 2);
         assert_eq!(steps[0].result, Some(StepResult::Ok));
         assert_eq!(steps[0].outcome.request_id.as_deref(), Some("r-1"));
-        assert_eq!(steps[0].outcome_at.unwrap().to_string(), "2026-11-24T10:00:05Z");
+        assert_eq!(
+            steps[0].outcome_at.unwrap().to_string(),
+            "2026-11-24T10:00:05Z"
+        );
         assert_eq!(steps[1].id, dangling);
-        assert_eq!(steps[1].result, None, "an intent without outcome stays visible");
+        assert_eq!(
+            steps[1].result, None,
+            "an intent without outcome stays visible"
+        );
 
-        journal.finish_entry(&run.id, 2, EntryOutcome::Converted, None).unwrap();
+        journal
+            .finish_entry(&run.id, 2, EntryOutcome::Converted, None)
+            .unwrap();
         let entries = journal.entries(&run.id).unwrap();
         assert_eq!(entries[0].outcome, Some(EntryOutcome::Converted));
         assert_eq!(entries[1].plan.reasons[0].code, ReasonCode::HasMailbox);
@@ -1038,7 +1131,9 @@ mod tests {
     fn a_new_run_abandons_the_unfinished_one() {
         let (_dir, journal, _) = journal();
         let options = PlanOptions::new("t");
-        let plan = Plan { entries: vec![entry(2, Decision::Convert)] };
+        let plan = Plan {
+            entries: vec![entry(2, Decision::Convert)],
+        };
         let first = journal.start_run(&new_run(&options, "a"), &plan).unwrap();
         let second = journal.start_run(&new_run(&options, "b"), &plan).unwrap();
         assert_eq!(journal.run(&first.id).unwrap().unwrap().status, "abandoned");
@@ -1051,15 +1146,28 @@ mod tests {
         let e = entry(2, Decision::Convert);
         journal.record_invitation("run", &e, "id-2", None).unwrap();
         clock.set("2026-11-25T10:00:00Z".parse().unwrap());
-        journal.record_invitation("run", &e, "id-2", Some("http://127.0.0.1/redeem/x")).unwrap();
+        journal
+            .record_invitation("run", &e, "id-2", Some("http://127.0.0.1/redeem/x"))
+            .unwrap();
         let invitations = journal.invitations().unwrap();
         assert_eq!(invitations[0].invite_count, 2);
-        assert_eq!(invitations[0].invited_at.to_string(), "2026-11-25T10:00:00Z");
+        assert_eq!(
+            invitations[0].invited_at.to_string(),
+            "2026-11-25T10:00:00Z"
+        );
         assert_eq!(invitations[0].state.as_deref(), Some("PendingAcceptance"));
 
         let accepted_at: Timestamp = "2026-11-26T08:30:00Z".parse().unwrap();
-        assert!(journal.record_state("id-2", Some("Accepted"), Some(accepted_at)).unwrap());
-        assert!(!journal.record_state("id-2", Some("Accepted"), Some(accepted_at)).unwrap());
+        assert!(
+            journal
+                .record_state("id-2", Some("Accepted"), Some(accepted_at))
+                .unwrap()
+        );
+        assert!(
+            !journal
+                .record_state("id-2", Some("Accepted"), Some(accepted_at))
+                .unwrap()
+        );
         let invitation = &journal.invitations().unwrap()[0];
         assert_eq!(invitation.state.as_deref(), Some("Accepted"));
         assert_eq!(invitation.state_changed_at, Some(accepted_at));
@@ -1068,9 +1176,16 @@ mod tests {
     #[test]
     fn newer_schema_is_refused() {
         let (dir, journal, clock) = journal();
-        journal.conn().unwrap().pragma_update(None, "user_version", 99).unwrap();
+        journal
+            .conn()
+            .unwrap()
+            .pragma_update(None, "user_version", 99)
+            .unwrap();
         drop(journal);
         let err = Journal::open(&dir.path().join("run.db"), clock).unwrap_err();
-        assert!(matches!(err, JournalError::TooNew { found: 99, .. }), "{err}");
+        assert!(
+            matches!(err, JournalError::TooNew { found: 99, .. }),
+            "{err}"
+        );
     }
 }

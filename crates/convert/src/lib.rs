@@ -7,10 +7,10 @@
 //! - [`journal`] records every run, row and step in SQLite, so a crash loses nothing;
 //! - [`executor`] carries out the plan's actions through Graph, journaling each step.
 
-pub mod email;
-pub mod input;
-pub mod plan;
 pub mod clock;
-pub mod journal;
+pub mod email;
 pub mod executor;
 pub mod facts;
+pub mod input;
+pub mod journal;
+pub mod plan;

@@ -198,7 +198,10 @@ pub enum ReasonCode {
 impl ReasonCode {
     /// Whether the reason makes the row `skip` (work already done) rather than `blocked`.
     pub fn is_skip(self) -> bool {
-        matches!(self, ReasonCode::AlreadyInvited | ReasonCode::AlreadyExternal)
+        matches!(
+            self,
+            ReasonCode::AlreadyInvited | ReasonCode::AlreadyExternal
+        )
     }
 
     /// The code as written in every output format.
@@ -415,7 +418,9 @@ fn plan_row(
         Err(problem) => {
             reasons.push(reason(
                 ReasonCode::InvalidEmail,
-                format!("The external address `{external}` {problem}. Correct it in the input file."),
+                format!(
+                    "The external address `{external}` {problem}. Correct it in the input file."
+                ),
             ));
             false
         }
@@ -451,7 +456,10 @@ fn plan_row(
         ));
     }
     if let Some(message) = duplicate {
-        reasons.push(reason(ReasonCode::DuplicateRow, format!("This row is ambiguous: {message}")));
+        reasons.push(reason(
+            ReasonCode::DuplicateRow,
+            format!("This row is ambiguous: {message}"),
+        ));
     }
 
     let mut actions = Vec::new();
@@ -460,7 +468,9 @@ fn plan_row(
         if reasons.is_empty() && !skips.is_empty() {
             reasons = skips;
         } else if skips.is_empty() {
-            reasons.extend(block_reasons(user, external, address_ok, facts, options, &mut notes));
+            reasons.extend(block_reasons(
+                user, external, address_ok, facts, options, &mut notes,
+            ));
         }
         if reasons.is_empty() {
             actions = convert_actions(row, user, external, options);
@@ -512,7 +522,9 @@ fn skip_reasons(user: &UserFacts, external: &str) -> Vec<Reason> {
         let suffix = invited_elsewhere("The external identity is");
         return vec![reason(
             ReasonCode::AlreadyExternal,
-            format!("The user already signs in with an external identity; nothing to convert.{suffix}"),
+            format!(
+                "The user already signs in with an external identity; nothing to convert.{suffix}"
+            ),
         )];
     }
     if state.as_deref() == Some("pendingacceptance") {
@@ -543,7 +555,11 @@ fn block_reasons(
 ) -> Vec<Reason> {
     let mut reasons = Vec::new();
     let synced = user.on_premises_sync_enabled == Some(true);
-    if let Some(on_prem_upn) = user.on_premises_user_principal_name.as_deref().filter(|v| !v.is_empty()) {
+    if let Some(on_prem_upn) = user
+        .on_premises_user_principal_name
+        .as_deref()
+        .filter(|v| !v.is_empty())
+    {
         reasons.push(reason(
             ReasonCode::OnPremUpnSet,
             format!(
@@ -552,7 +568,12 @@ fn block_reasons(
             ),
         ));
     }
-    if synced && !user.mail.as_deref().is_some_and(|m| email::same_address(m, external)) {
+    if synced
+        && !user
+            .mail
+            .as_deref()
+            .is_some_and(|m| email::same_address(m, external))
+    {
         reasons.push(reason(
             ReasonCode::SyncedMailMismatch,
             format!(
@@ -601,21 +622,23 @@ fn block_reasons(
     }
     if address_ok {
         let key = external.to_lowercase();
-        if let Some(domain) = email::domain_of(external) {
-            if let Some(verified) = verified_domain(&domain, &facts.verified_domains) {
-                reasons.push(reason(
-                    ReasonCode::ExternalDomainIsVerified,
-                    format!(
-                        "`{domain}` is a verified domain of this tenant (`{verified}`), so `{external}` is not an \
-                         external address. Use the partner's own home address."
-                    ),
-                ));
-            }
+        if let Some(domain) = email::domain_of(external)
+            && let Some(verified) = verified_domain(&domain, &facts.verified_domains)
+        {
+            reasons.push(reason(
+                ReasonCode::ExternalDomainIsVerified,
+                format!(
+                    "`{domain}` is a verified domain of this tenant (`{verified}`), so `{external}` is not an \
+                     external address. Use the partner's own home address."
+                ),
+            ));
         }
         match facts.address_holders.get(&key) {
             Some(holders) => {
-                let others: Vec<&AddressHolder> =
-                    holders.iter().filter(|h| !h.id.eq_ignore_ascii_case(&user.id)).collect();
+                let others: Vec<&AddressHolder> = holders
+                    .iter()
+                    .filter(|h| !h.id.eq_ignore_ascii_case(&user.id))
+                    .collect();
                 if !others.is_empty() {
                     let list: Vec<String> = others
                         .iter()
@@ -645,7 +668,9 @@ fn block_reasons(
             }
             None => reasons.push(reason(
                 ReasonCode::EmailInUse,
-                format!("Whether `{external}` is already in use could not be checked; re-run plan."),
+                format!(
+                    "Whether `{external}` is already in use could not be checked; re-run plan."
+                ),
             )),
         }
     }
@@ -674,7 +699,11 @@ fn convert_actions(
     if options.revoke_sessions {
         actions.push(Action::RevokeSessions);
     }
-    if !user.mail.as_deref().is_some_and(|m| email::same_address(m, external)) {
+    if !user
+        .mail
+        .as_deref()
+        .is_some_and(|m| email::same_address(m, external))
+    {
         actions.push(Action::UpdateMail {
             from: user.mail.clone(),
             to: external.to_owned(),
@@ -751,10 +780,16 @@ mod tests {
             ..Default::default()
         };
         for user in users {
-            for key in [&user.id, user.user_principal_name.as_ref().unwrap_or(&user.id)] {
-                facts
-                    .lookups
-                    .insert(reference_key(key), Lookup::Found { id: user.id.clone() });
+            for key in [
+                &user.id,
+                user.user_principal_name.as_ref().unwrap_or(&user.id),
+            ] {
+                facts.lookups.insert(
+                    reference_key(key),
+                    Lookup::Found {
+                        id: user.id.clone(),
+                    },
+                );
             }
             facts.users.insert(user.id.clone(), user.clone());
             facts.roles.insert(user.id.clone(), vec![]);
@@ -782,7 +817,11 @@ mod tests {
         change: impl FnOnce(&mut Facts),
         options: &PlanOptions,
     ) -> PlanEntry {
-        let rows = vec![row(2, user.user_principal_name.as_deref().unwrap_or(&user.id), external)];
+        let rows = vec![row(
+            2,
+            user.user_principal_name.as_deref().unwrap_or(&user.id),
+            external,
+        )];
         let mut facts = facts(&[user], &rows);
         change(&mut facts);
         plan(&rows, &facts, options).entries.remove(0)
@@ -800,11 +839,19 @@ mod tests {
         assert_eq!(entry.user_id.as_deref(), Some("u1"));
         assert_eq!(
             entry.actions[0],
-            Action::UpdateMail { from: Some("adele@contoso.com".into()), to: "adele@fabrikam.com".into() }
+            Action::UpdateMail {
+                from: Some("adele@contoso.com".into()),
+                to: "adele@fabrikam.com".into()
+            }
         );
-        let Action::Invite { settings } = &entry.actions[1] else { panic!("{:?}", entry.actions) };
+        let Action::Invite { settings } = &entry.actions[1] else {
+            panic!("{:?}", entry.actions)
+        };
         assert!(settings.send_email);
-        assert_eq!(settings.redirect_url, format!("https://myapps.microsoft.com/?tenantid={TENANT}"));
+        assert_eq!(
+            settings.redirect_url,
+            format!("https://myapps.microsoft.com/?tenantid={TENANT}")
+        );
         assert_eq!(entry.actions[2], Action::Verify);
     }
 
@@ -829,7 +876,9 @@ mod tests {
         let facts = facts(&[member("u1", "a@contoso.com")], &rows);
         let entry = plan(&rows, &facts, &options).entries.remove(0);
         assert_eq!(entry.actions[0], Action::RevokeSessions);
-        let Action::Invite { settings } = &entry.actions[2] else { panic!() };
+        let Action::Invite { settings } = &entry.actions[2] else {
+            panic!()
+        };
         assert!(!settings.send_email);
         assert_eq!(settings.redirect_url, "https://portal.fabrikam.com");
         assert_eq!(settings.cc.as_deref(), Some("boss@fabrikam.com"));
@@ -838,7 +887,9 @@ mod tests {
     #[test]
     fn not_found() {
         let rows = vec![row(2, "ghost@contoso.com", "ghost@fabrikam.com")];
-        let entry = plan(&rows, &facts(&[], &rows), &PlanOptions::new(TENANT)).entries.remove(0);
+        let entry = plan(&rows, &facts(&[], &rows), &PlanOptions::new(TENANT))
+            .entries
+            .remove(0);
         assert_eq!(entry.decision, Decision::Blocked);
         assert_eq!(codes(&entry), ["not_found"]);
         assert!(entry.actions.is_empty());
@@ -850,9 +901,13 @@ mod tests {
         let mut facts = facts(&[], &rows);
         facts.lookups.insert(
             "sam@contoso.com".into(),
-            Lookup::Ambiguous { ids: vec!["u20".into(), "u21".into()] },
+            Lookup::Ambiguous {
+                ids: vec!["u20".into(), "u21".into()],
+            },
         );
-        let entry = plan(&rows, &facts, &PlanOptions::new(TENANT)).entries.remove(0);
+        let entry = plan(&rows, &facts, &PlanOptions::new(TENANT))
+            .entries
+            .remove(0);
         assert_eq!(codes(&entry), ["ambiguous_user"]);
         assert!(entry.reasons[0].message.contains("u20, u21"));
     }
@@ -868,15 +923,25 @@ mod tests {
         let facts = facts(&[alex, member("u2", "ben@contoso.com")], &rows);
         let plan = plan(&rows, &facts, &PlanOptions::new(TENANT));
         assert_eq!(codes(&plan.entries[0]), ["duplicate_row"]);
-        assert!(plan.entries[0].reasons[0].message.contains("also on line 4"));
+        assert!(
+            plan.entries[0].reasons[0]
+                .message
+                .contains("also on line 4")
+        );
         assert_eq!(plan.entries[1].decision, Decision::Convert);
         assert_eq!(codes(&plan.entries[2]), ["duplicate_row"]);
     }
 
     #[test]
     fn duplicate_external_address_blocks_both_rows() {
-        let rows = vec![row(2, "a@contoso.com", "x@fabrikam.com"), row(3, "b@contoso.com", "X@Fabrikam.com")];
-        let facts = facts(&[member("a", "a@contoso.com"), member("b", "b@contoso.com")], &rows);
+        let rows = vec![
+            row(2, "a@contoso.com", "x@fabrikam.com"),
+            row(3, "b@contoso.com", "X@Fabrikam.com"),
+        ];
+        let facts = facts(
+            &[member("a", "a@contoso.com"), member("b", "b@contoso.com")],
+            &rows,
+        );
         let plan = plan(&rows, &facts, &PlanOptions::new(TENANT));
         for entry in &plan.entries {
             assert_eq!(codes(entry), ["duplicate_row"]);
@@ -885,7 +950,10 @@ mod tests {
 
     #[test]
     fn invalid_email() {
-        let entry = decide(member("u18", "miriam@contoso.com"), "miriam graham@proseware");
+        let entry = decide(
+            member("u18", "miriam@contoso.com"),
+            "miriam graham@proseware",
+        );
         assert_eq!(entry.decision, Decision::Blocked);
         assert_eq!(codes(&entry), ["invalid_email"]);
         assert!(entry.reasons[0].message.contains("white space"));
@@ -913,20 +981,28 @@ mod tests {
             member("u14", "patti@contoso.com"),
             "partners@fabrikam.com",
             |f| {
-                f.address_holders
-                    .insert("partners@fabrikam.com".into(), vec![holder("g1", HolderKind::Group)]);
+                f.address_holders.insert(
+                    "partners@fabrikam.com".into(),
+                    vec![holder("g1", HolderKind::Group)],
+                );
             },
             &PlanOptions::new(TENANT),
         );
         assert_eq!(codes(&entry), ["email_in_use"]);
-        assert!(entry.reasons[0].message.contains("group `Fabrikam Partners` (g1) in proxyAddresses"));
+        assert!(
+            entry.reasons[0]
+                .message
+                .contains("group `Fabrikam Partners` (g1) in proxyAddresses")
+        );
 
         let entry = decide_with(
             member("u14", "patti@contoso.com"),
             "patti@fabrikam.com",
             |f| {
-                f.address_holders
-                    .insert("patti@fabrikam.com".into(), vec![holder("U14", HolderKind::User)]);
+                f.address_holders.insert(
+                    "patti@fabrikam.com".into(),
+                    vec![holder("U14", HolderKind::User)],
+                );
             },
             &PlanOptions::new(TENANT),
         );
@@ -955,7 +1031,11 @@ mod tests {
         assert!(entry.actions.is_empty());
         let entry = decide(user, "nina@northwind.com");
         assert_eq!(entry.decision, Decision::Skip);
-        assert!(entry.reasons[0].message.contains("for `nina@fabrikam.com`, not `nina@northwind.com`"));
+        assert!(
+            entry.reasons[0]
+                .message
+                .contains("for `nina@fabrikam.com`, not `nina@northwind.com`")
+        );
     }
 
     #[test]
@@ -991,7 +1071,11 @@ mod tests {
         user.mail = Some("henrik@litware.com".into());
         let entry = decide(user, "henrik@litware.com");
         assert_eq!(codes(&entry), ["on_prem_upn_set"]);
-        assert!(entry.reasons[0].message.contains("henrik@corp.contoso.local"));
+        assert!(
+            entry.reasons[0]
+                .message
+                .contains("henrik@corp.contoso.local")
+        );
     }
 
     #[test]
@@ -1003,8 +1087,16 @@ mod tests {
         user.mail = Some("isaiah@litware.com".into());
         let entry = decide(user, "isaiah@litware.com");
         assert_eq!(entry.decision, Decision::Convert);
-        assert!(matches!(entry.actions[0], Action::Invite { .. }), "no PATCH for a synced user");
-        assert!(entry.notes.iter().any(|n| n.contains("on-premises password")));
+        assert!(
+            matches!(entry.actions[0], Action::Invite { .. }),
+            "no PATCH for a synced user"
+        );
+        assert!(
+            entry
+                .notes
+                .iter()
+                .any(|n| n.contains("on-premises password"))
+        );
     }
 
     #[test]
@@ -1017,10 +1109,16 @@ mod tests {
     #[test]
     fn privileged_role_blocks_unless_allowed_and_unknown_roles_block() {
         let with_roles = |f: &mut Facts| {
-            f.roles.insert("u11".into(), vec!["Global Administrator".into()]);
+            f.roles
+                .insert("u11".into(), vec!["Global Administrator".into()]);
         };
         let user = member("u11", "lee@contoso.com");
-        let entry = decide_with(user.clone(), "lee@fabrikam.com", with_roles, &PlanOptions::new(TENANT));
+        let entry = decide_with(
+            user.clone(),
+            "lee@fabrikam.com",
+            with_roles,
+            &PlanOptions::new(TENANT),
+        );
         assert_eq!(codes(&entry), ["privileged_role"]);
         assert!(entry.reasons[0].message.contains("Global Administrator"));
 
@@ -1030,9 +1128,14 @@ mod tests {
         assert_eq!(entry.decision, Decision::Convert);
         assert!(entry.notes[0].contains("--allow-privileged"));
 
-        let entry = decide_with(user, "lee@fabrikam.com", |f| {
-            f.roles.clear();
-        }, &allow);
+        let entry = decide_with(
+            user,
+            "lee@fabrikam.com",
+            |f| {
+                f.roles.clear();
+            },
+            &allow,
+        );
         assert_eq!(codes(&entry), ["privileged_role"]);
     }
 
@@ -1040,7 +1143,10 @@ mod tests {
     fn account_disabled() {
         let mut user = member("u12", "megan@contoso.com");
         user.account_enabled = Some(false);
-        assert_eq!(codes(&decide(user, "megan@fabrikam.com")), ["account_disabled"]);
+        assert_eq!(
+            codes(&decide(user, "megan@fabrikam.com")),
+            ["account_disabled"]
+        );
     }
 
     #[test]
@@ -1053,7 +1159,12 @@ mod tests {
         let entry = decide(user, "x@contoso.com");
         assert_eq!(
             codes(&entry),
-            ["on_prem_upn_set", "has_mailbox", "account_disabled", "external_domain_is_verified"],
+            [
+                "on_prem_upn_set",
+                "has_mailbox",
+                "account_disabled",
+                "external_domain_is_verified"
+            ],
             "mail equals the address, so a synced mismatch is not among them"
         );
     }

@@ -2,8 +2,9 @@
 //! emulator records for tests (invitations, outgoing messages, redeem tokens).
 //!
 //! Users, groups and contacts are kept as Graph-shaped JSON objects (`serde_json::Map`), so
-//! any property of Graph's schema survives a round trip; indexes by id and UPN keep lookups
-//! cheap for 100,000-user tenants.
+//! any property of Graph's schema survives a round trip; indexes by id, UPN and address keep
+//! lookups and collision checks cheap for 100,000-user tenants. Change addresses or UPNs through
+//! [`Directory::update_user`] or [`Directory::add_user`] so the indexes stay in step.
 
 use std::collections::HashMap;
 
@@ -34,6 +35,9 @@ pub struct InvitationRecord {
     pub created_date_time: String,
     #[serde(skip)]
     pub(crate) token: String,
+    /// Where the partner lands after accepting (`inviteRedirectUrl`).
+    #[serde(skip)]
+    pub(crate) redirect_url: String,
 }
 
 /// One invitation email the emulator "sent".
@@ -81,6 +85,8 @@ pub struct Directory {
     pub accepted_invitations: u64,
     by_id: HashMap<String, usize>,
     by_upn: HashMap<String, usize>,
+    /// Lower-case address → the objects using it (id, property), in directory order.
+    addresses: HashMap<String, Vec<(String, &'static str)>>,
 }
 
 /// The current time in Graph's format (`2024-05-01T10:00:00Z`).
@@ -110,6 +116,7 @@ impl Directory {
             accepted_invitations: 0,
             by_id: HashMap::new(),
             by_upn: HashMap::new(),
+            addresses: HashMap::new(),
         };
         dir.reindex();
         dir
@@ -118,12 +125,47 @@ impl Directory {
     fn reindex(&mut self) {
         self.by_id.clear();
         self.by_upn.clear();
+        self.addresses.clear();
         for (i, u) in self.users.iter().enumerate() {
             if let Some(id) = text(u, "id") {
                 self.by_id.insert(id.to_lowercase(), i);
             }
             if let Some(upn) = text(u, "userPrincipalName") {
                 self.by_upn.insert(upn.to_lowercase(), i);
+            }
+        }
+        for i in 0..self.users.len() {
+            let entries = addresses_of(&self.users[i]);
+            self.add_addresses(entries);
+        }
+        for i in 0..self.groups.len() {
+            let entries = addresses_of(&self.groups[i]);
+            self.add_addresses(entries);
+        }
+        for i in 0..self.org_contacts.len() {
+            let entries = addresses_of(&self.org_contacts[i]);
+            self.add_addresses(entries);
+        }
+    }
+
+    fn add_addresses(&mut self, entries: Vec<(String, String, &'static str)>) {
+        for (address, id, property) in entries {
+            self.addresses
+                .entry(address)
+                .or_default()
+                .push((id, property));
+        }
+    }
+
+    fn remove_addresses(&mut self, entries: Vec<(String, String, &'static str)>) {
+        for (address, id, property) in entries {
+            if let Some(owners) = self.addresses.get_mut(&address) {
+                if let Some(pos) = owners.iter().position(|(i, p)| *i == id && *p == property) {
+                    owners.remove(pos);
+                }
+                if owners.is_empty() {
+                    self.addresses.remove(&address);
+                }
             }
         }
     }
@@ -146,14 +188,39 @@ impl Directory {
         if let Some(upn) = text(&user, "userPrincipalName") {
             self.by_upn.insert(upn.to_lowercase(), index);
         }
+        self.add_addresses(addresses_of(&user));
         self.users.push(user);
         index
+    }
+
+    /// Changes user `index` with `change`, keeping the UPN and address indexes in step.
+    pub fn update_user<R>(
+        &mut self,
+        index: usize,
+        change: impl FnOnce(&mut Map<String, Value>) -> R,
+    ) -> R {
+        let before = addresses_of(&self.users[index]);
+        let old_upn = text(&self.users[index], "userPrincipalName").map(str::to_lowercase);
+        let result = change(&mut self.users[index]);
+        self.remove_addresses(before);
+        let after = addresses_of(&self.users[index]);
+        self.add_addresses(after);
+        let new_upn = text(&self.users[index], "userPrincipalName").map(str::to_lowercase);
+        if old_upn != new_upn {
+            if let Some(old) = old_upn {
+                self.by_upn.remove(&old);
+            }
+            if let Some(new) = new_upn {
+                self.by_upn.insert(new, index);
+            }
+        }
+        result
     }
 
     /// Whether `domain` (any case) is one of the tenant's verified domains.
     pub fn is_verified_domain(&self, domain: &str) -> bool {
         let domain = domain.to_lowercase();
-        self.verified_domains.iter().any(|d| *d == domain)
+        self.verified_domains.contains(&domain)
     }
 
     /// The directory roles a user holds.
@@ -167,22 +234,11 @@ impl Directory {
     /// The first object other than `except_id` that already uses `address` as its mail, a
     /// proxy address, a userPrincipalName or an otherMails entry: `(object id, property)`.
     pub fn address_owner(&self, address: &str, except_id: &str) -> Option<(String, &'static str)> {
-        let address = address.to_lowercase();
-        let objects = self
-            .users
+        self.addresses
+            .get(&address.to_lowercase())?
             .iter()
-            .chain(self.groups.iter())
-            .chain(self.org_contacts.iter());
-        for object in objects {
-            let id = text(object, "id").unwrap_or_default();
-            if id.eq_ignore_ascii_case(except_id) {
-                continue;
-            }
-            if let Some(property) = uses_address(object, &address) {
-                return Some((id.to_owned(), property));
-            }
-        }
-        None
+            .find(|(id, _)| !id.eq_ignore_ascii_case(except_id))
+            .map(|(id, property)| (id.clone(), *property))
     }
 
     /// The full admin document (`GET /_emulator/state`), without the request log.
@@ -210,22 +266,24 @@ impl Directory {
     }
 }
 
-/// Which address-bearing property of `object` equals `address` (already lower case).
-fn uses_address(object: &Map<String, Value>, address: &str) -> Option<&'static str> {
-    let eq = |v: &str| v.to_lowercase() == address;
-    if text(object, "mail").is_some_and(eq) {
-        return Some("mail");
+/// Every address an object uses, lower case, with the object's id and the property:
+/// mail, proxy addresses (without `smtp:`), userPrincipalName, otherMails.
+fn addresses_of(object: &Map<String, Value>) -> Vec<(String, String, &'static str)> {
+    let id = text(object, "id").unwrap_or_default().to_owned();
+    let mut out = Vec::new();
+    if let Some(mail) = text(object, "mail") {
+        out.push((mail.to_lowercase(), id.clone(), "mail"));
     }
-    if strings(object, "proxyAddresses").any(|p| eq(strip_smtp(p))) {
-        return Some("proxyAddresses");
+    for p in strings(object, "proxyAddresses") {
+        out.push((strip_smtp(p).to_lowercase(), id.clone(), "proxyAddresses"));
     }
-    if text(object, "userPrincipalName").is_some_and(eq) {
-        return Some("userPrincipalName");
+    if let Some(upn) = text(object, "userPrincipalName") {
+        out.push((upn.to_lowercase(), id.clone(), "userPrincipalName"));
     }
-    if strings(object, "otherMails").any(eq) {
-        return Some("otherMails");
+    for m in strings(object, "otherMails") {
+        out.push((m.to_lowercase(), id.clone(), "otherMails"));
     }
-    None
+    out
 }
 
 /// A string property of a JSON object.

@@ -16,7 +16,14 @@
 //!   than Graph for `$orderby`/`$search`, which exist there).
 //! - `$skiptoken` is opaque (base64 of a position and a digest of the other options); a token
 //!   sent with different options is refused.
-//! - `$top` below 1 or above 999 is 400.
+//! - Listing users refuses `$select` of the properties Graph serves only on a single user
+//!   (aboutMe, birthday, hireDate, interests, mailboxSettings, mySite, pastProjects,
+//!   preferredName, responsibilities, schools, skills, print) with 400.
+//! - A property absent from the stored object is returned as `null`, `[]` for collections, or
+//!   Graph's default for non-nullable values (`0001-01-01T00:00:00Z`, `false`, `0`).
+//! - A `$filter` may have at most 100 clauses (ASP.NET OData's default node count) and 32
+//!   levels of nesting.
+//! - `$top` below 1 or above 999 is 400; an `in (...)` list takes at most 15 values.
 
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
@@ -36,6 +43,9 @@ const STARTS: u16 = 1 << 5;
 const ENDS: u16 = 1 << 6;
 const EQ_NULL: u16 = 1 << 7;
 const ANY: u16 = 1 << 8;
+
+/// Largest `in (...)` list accepted (Graph's directory limit; stricter where unsure).
+const MAX_IN_VALUES: usize = 15;
 
 const STR_FULL: u16 = EQ | NE | NOT | GE_LE | IN | STARTS | EQ_NULL;
 const ENUMISH: u16 = EQ | NE | NOT | IN;
@@ -288,6 +298,22 @@ impl QueryOptions {
         format!("{base}?{}", s.finish())
     }
 
+    /// Refuses `$select` of the user properties Graph serves only on a single user
+    /// (`GET /users/{id}`), when listing.
+    pub fn check_list_select(&self, set: &EntitySet) -> Result<(), GraphError> {
+        if set.name != "users" {
+            return Ok(());
+        }
+        for name in self.select.iter().flatten() {
+            if SINGLE_USER_ONLY.contains(&name.as_str()) {
+                return Err(GraphError::bad_request(format!(
+                    "The property '{name}' is supported only when retrieving a single user."
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// Checks `$select` names against the type; 400 for unknown ones.
     pub fn check_select(&self, type_name: &str) -> Result<(), GraphError> {
         for name in self.select.iter().flatten() {
@@ -303,6 +329,23 @@ impl QueryOptions {
         Ok(())
     }
 }
+
+/// User properties Graph returns only from `GET /users/{id}` (user.md: "Supported only on
+/// the Get user API").
+const SINGLE_USER_ONLY: &[&str] = &[
+    "aboutMe",
+    "birthday",
+    "hireDate",
+    "interests",
+    "mailboxSettings",
+    "mySite",
+    "pastProjects",
+    "preferredName",
+    "responsibilities",
+    "schools",
+    "skills",
+    "print",
+];
 
 /// Whether the request carries `ConsistencyLevel: eventual`.
 pub fn is_eventual(headers: &axum::http::HeaderMap) -> bool {
@@ -381,6 +424,7 @@ pub fn count(
 
 fn check_query(set: &EntitySet, opts: &QueryOptions, advanced: bool) -> Result<(), GraphError> {
     opts.check_select(set.type_name)?;
+    opts.check_list_select(set)?;
     if let Some(filter) = &opts.filter {
         let mut needs_advanced = false;
         check(filter, set, None, false, &mut needs_advanced)?;
@@ -423,13 +467,10 @@ pub fn project(
     };
     let mut out = Map::new();
     for name in names {
-        let value = object.get(name).cloned().unwrap_or_else(|| {
-            if schema().is_collection(set.type_name, name) {
-                Value::Array(Vec::new())
-            } else {
-                Value::Null
-            }
-        });
+        let value = object
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| schema().absent_value(set.type_name, name));
         // passwordProfile.password is write-only in Graph.
         let value = if name == "passwordProfile" {
             match value {
@@ -615,7 +656,12 @@ fn tokenize(text: &str) -> Result<Vec<Tok>, GraphError> {
 /// Parses a `$filter` value (already percent-decoded).
 pub fn parse_filter(text: &str) -> Result<Expr, GraphError> {
     let tokens = tokenize(text)?;
-    let mut p = Parser { tokens, pos: 0 };
+    let mut p = Parser {
+        tokens,
+        pos: 0,
+        depth: 0,
+        nodes: 0,
+    };
     let expr = p.or()?;
     if p.pos != p.tokens.len() {
         return Err(syntax("unexpected text after the expression"));
@@ -626,7 +672,17 @@ pub fn parse_filter(text: &str) -> Result<Expr, GraphError> {
 struct Parser {
     tokens: Vec<Tok>,
     pos: usize,
+    depth: usize,
+    nodes: usize,
 }
+
+/// Most clauses (comparisons, `not`, parentheses, lambdas) a filter may have: ASP.NET OData's
+/// default `MaxNodeCount`, which also bounds the expression tree.
+const MAX_NODES: usize = 100;
+
+/// Deepest nesting of parentheses, `not` and lambdas a filter may use (a recursion bound:
+/// untrusted input must not exhaust the stack).
+const MAX_DEPTH: usize = 32;
 
 impl Parser {
     fn peek(&self) -> Option<&Tok> {
@@ -671,6 +727,22 @@ impl Parser {
     }
 
     fn unary(&mut self) -> Result<Expr, GraphError> {
+        self.nodes += 1;
+        if self.nodes > MAX_NODES {
+            return Err(GraphError::bad_request(format!(
+                "The node count limit of '{MAX_NODES}' has been exceeded."
+            )));
+        }
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(syntax("the expression is nested too deeply"));
+        }
+        let result = self.unary_inner();
+        self.depth -= 1;
+        result
+    }
+
+    fn unary_inner(&mut self) -> Result<Expr, GraphError> {
         if self.keyword("not") {
             self.pos += 1;
             return Ok(Expr::Not(Box::new(self.unary()?)));
@@ -704,29 +776,28 @@ impl Parser {
                         value,
                     });
                 }
-                if let Some((property, lambda)) = word.rsplit_once('/') {
-                    if (lambda.eq_ignore_ascii_case("any") || lambda.eq_ignore_ascii_case("all"))
-                        && self.peek() == Some(&Tok::LParen)
-                    {
-                        if lambda.eq_ignore_ascii_case("all") {
-                            return Err(GraphError::unsupported_query(
-                                "Unsupported or invalid query filter clause: the 'all' lambda is not supported.",
-                            ));
-                        }
-                        self.pos += 1;
-                        let var = match self.next() {
-                            Some(Tok::Word(v)) if !v.contains('/') => v,
-                            _ => return Err(syntax("expected a lambda variable")),
-                        };
-                        self.expect(Tok::Colon)?;
-                        let body = self.or()?;
-                        self.expect(Tok::RParen)?;
-                        return Ok(Expr::Any {
-                            property: property.to_owned(),
-                            var,
-                            body: Box::new(body),
-                        });
+                if let Some((property, lambda)) = word.rsplit_once('/')
+                    && (lambda.eq_ignore_ascii_case("any") || lambda.eq_ignore_ascii_case("all"))
+                    && self.peek() == Some(&Tok::LParen)
+                {
+                    if lambda.eq_ignore_ascii_case("all") {
+                        return Err(GraphError::unsupported_query(
+                            "Unsupported or invalid query filter clause: the 'all' lambda is not supported.",
+                        ));
                     }
+                    self.pos += 1;
+                    let var = match self.next() {
+                        Some(Tok::Word(v)) if !v.contains('/') => v,
+                        _ => return Err(syntax("expected a lambda variable")),
+                    };
+                    self.expect(Tok::Colon)?;
+                    let body = self.or()?;
+                    self.expect(Tok::RParen)?;
+                    return Ok(Expr::Any {
+                        property: property.to_owned(),
+                        var,
+                        body: Box::new(body),
+                    });
                 }
                 let path: Vec<String> = word.split('/').map(str::to_owned).collect();
                 self.comparison(path)
@@ -847,6 +918,11 @@ fn check(
             let (property, ops) = resolve(path, set, lambda)?;
             if ops & IN == 0 || (negated && ops & NOT == 0) {
                 return Err(set.unsupported(&property));
+            }
+            if values.len() > MAX_IN_VALUES {
+                return Err(GraphError::unsupported_query(format!(
+                    "Too many values in the 'in' clause: at most {MAX_IN_VALUES} are supported."
+                )));
             }
             for v in values {
                 check_literal(set, &property, lambda.is_some(), v)?;
@@ -1146,22 +1222,31 @@ mod tests {
         );
         assert!(parse_filter("displayName eq 'it's'").is_err());
         assert!(parse_filter("displayName eq 'open").is_err());
+        let deep = format!("{}mail eq 'a'{}", "(".repeat(100_000), ")".repeat(100_000));
+        assert_eq!(parse_filter(&deep).unwrap_err().code, "Request_BadRequest");
+        let nots = format!("{}mail eq 'a'", "not ".repeat(100_000));
+        assert!(parse_filter(&nots).is_err());
+        let ors = vec!["mail eq 'a'"; 100_000].join(" or ");
+        assert!(
+            parse_filter(&ors)
+                .unwrap_err()
+                .message
+                .contains("node count")
+        );
+        let ors = vec!["mail eq 'a'"; 60].join(" or ");
+        assert!(parse_filter(&ors).is_ok());
+        let fine = format!("{}mail eq 'a'{}", "(".repeat(20), ")".repeat(20));
+        assert!(parse_filter(&fine).is_ok());
     }
 
     #[test]
     fn marks_advanced_operators() {
-        assert_eq!(checked("mail eq 'a'").unwrap(), false);
-        assert_eq!(checked("mail ne 'a'").unwrap(), true);
-        assert_eq!(checked("not(mail eq 'a')").unwrap(), true);
-        assert_eq!(checked("endsWith(mail,'a')").unwrap(), true);
-        assert_eq!(
-            checked("proxyAddresses/any(x:endsWith(x,'@a.com'))").unwrap(),
-            true
-        );
-        assert_eq!(
-            checked("proxyAddresses/any(x:startsWith(x,'smtp:'))").unwrap(),
-            false
-        );
+        assert!(!checked("mail eq 'a'").unwrap());
+        assert!(checked("mail ne 'a'").unwrap());
+        assert!(checked("not(mail eq 'a')").unwrap());
+        assert!(checked("endsWith(mail,'a')").unwrap());
+        assert!(checked("proxyAddresses/any(x:endsWith(x,'@a.com'))").unwrap());
+        assert!(!checked("proxyAddresses/any(x:startsWith(x,'smtp:'))").unwrap());
     }
 
     #[test]
@@ -1184,6 +1269,31 @@ mod tests {
         assert_eq!(e.code, "Request_BadRequest");
         let e = checked("accountEnabled eq 'true'").unwrap_err();
         assert_eq!(e.code, "Request_BadRequest");
+    }
+
+    #[test]
+    fn count_needs_eventual_and_absent_values_follow_the_schema() {
+        let objects = vec![user()];
+        let opts = parse_options(Some("$filter=userType%20ne%20'Guest'")).unwrap();
+        assert_eq!(
+            count(&objects, &USERS, &opts, false).unwrap_err().message,
+            "$count is not currently supported."
+        );
+        assert_eq!(count(&objects, &USERS, &opts, true).unwrap(), 1);
+        let sel = vec![
+            "id".to_owned(),
+            "birthday".to_owned(),
+            "skills".to_owned(),
+            "jobTitle".to_owned(),
+        ];
+        let p = project(&user(), &USERS, Some(&sel));
+        assert_eq!(
+            Value::Object(p),
+            json!({"id": "1", "birthday": "0001-01-01T00:00:00Z", "skills": [], "jobTitle": null})
+        );
+        let p = project(&user(), &USERS, None);
+        assert_eq!(p.len(), 11);
+        assert!(!p.contains_key("otherMails"));
     }
 
     #[test]

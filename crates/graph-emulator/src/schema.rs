@@ -144,6 +144,28 @@ impl Schema {
         names
     }
 
+    /// What Graph returns for a property the object doesn't carry: `[]` for collections,
+    /// `null` when nullable, else the type's default value.
+    pub fn absent_value(&self, type_name: &str, name: &str) -> Value {
+        let Some(p) = self.property(type_name, name) else {
+            return Value::Null;
+        };
+        if p.ty.starts_with("Collection(") {
+            return Value::Array(Vec::new());
+        }
+        if p.nullable {
+            return Value::Null;
+        }
+        match (name, p.ty.as_str()) {
+            ("deviceEnrollmentLimit", _) => Value::from(5),
+            (_, "Edm.DateTimeOffset") => Value::from("0001-01-01T00:00:00Z"),
+            (_, "Edm.Boolean") => Value::Bool(false),
+            (_, "Edm.Int32" | "Edm.Int64") => Value::from(0),
+            (_, "Edm.String") => Value::from(""),
+            _ => Value::Null,
+        }
+    }
+
     /// Whether the type of a property is a collection.
     pub fn is_collection(&self, type_name: &str, name: &str) -> bool {
         self.property(type_name, name)

@@ -20,20 +20,17 @@
 //!   invitation, the already-changed mail).
 //! - **Cut connection:** the response head is sent with a streamed body that fails after a
 //!   few bytes, so hyper aborts the connection and the client sees a broken transfer.
-//! - **`blockInvitesAfter: N`:** the first N `POST .../invitations` that reach the
-//!   directory go through; every later one gets 400 `BadRequest` with the text Microsoft's
-//!   troubleshooting guide quotes for a blocked invitation. Attempts count, not successes
-//!   (an invitation refused for another reason still uses up the budget).
+//! - **`blockInvitesAfter: N`** is carried here but enforced by the invitations route
+//!   (`routes::invitations`), which answers Microsoft's anti-abuse block.
 //! - **Reproducible:** with `seed`, every request draws the same number of values from one
 //!   seeded generator, so the same sequence of requests gets the same delays and faults.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
@@ -144,11 +141,10 @@ pub struct Plan {
     pub retry_after: Option<f64>,
 }
 
-/// The running simulation: settings, the seeded generator and the invitation counter.
+/// The running simulation: settings and the seeded generator.
 pub struct SimulationState {
     config: Simulation,
     rng: Mutex<fastrand::Rng>,
-    invitations: AtomicU64,
 }
 
 impl SimulationState {
@@ -167,7 +163,6 @@ impl SimulationState {
         Self {
             config,
             rng: Mutex::new(rng),
-            invitations: AtomicU64::new(0),
         }
     }
 
@@ -209,22 +204,10 @@ impl SimulationState {
             retry_after,
         }
     }
-
-    /// Counts one invitation attempt; `false` when the tenant's budget is used up.
-    fn admit_invitation(&self) -> bool {
-        match self.config.block_invites_after {
-            None => true,
-            Some(limit) => self.invitations.fetch_add(1, Ordering::SeqCst) < limit,
-        }
-    }
 }
 
 fn is_admin_path(path: &str) -> bool {
     path.starts_with("/_emulator")
-}
-
-fn is_invitation_post(method: &Method, path: &str) -> bool {
-    method == Method::POST && path.trim_end_matches('/').ends_with("/invitations")
 }
 
 fn fault_error(fault: Fault, retry_after: Option<f64>) -> GraphError {
@@ -306,17 +289,6 @@ pub async fn simulate(
         return fault_error(fault, plan.retry_after).into_response_with(&ids);
     }
 
-    if is_invitation_post(request.method(), &path) && !state.admit_invitation() {
-        return GraphError::new(
-            StatusCode::BAD_REQUEST,
-            "BadRequest",
-            "This invitation is blocked by cross-tenant access settings. Admins in both your \
-             organization and the invited user's organization must configure cross-tenant \
-             access settings to allow the invitation.",
-        )
-        .into_response_with(&ids);
-    }
-
     let response = next.run(request).await;
     match plan.fault {
         Some(Fault::GatewayTimeout) => {
@@ -329,6 +301,8 @@ pub async fn simulate(
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
     use super::*;
 
     #[test]
@@ -420,20 +394,6 @@ mod tests {
         assert!((0..1000).all(|_| s.plan().fault.is_none()));
     }
 
-    #[test]
-    fn invitation_budget() {
-        let s = SimulationState::new(&Simulation {
-            block_invites_after: Some(2),
-            ..Default::default()
-        });
-        assert!(s.admit_invitation());
-        assert!(s.admit_invitation());
-        assert!(!s.admit_invitation());
-        assert!(is_invitation_post(&Method::POST, "/v1.0/invitations"));
-        assert!(!is_invitation_post(&Method::GET, "/v1.0/invitations"));
-        assert!(!is_invitation_post(&Method::POST, "/v1.0/users"));
-    }
-
     /// Serves a counter route behind `simulate` and returns its URL and hit counter.
     async fn serve(config: Simulation) -> (String, Arc<AtomicU64>) {
         use axum::routing::{get, post};
@@ -507,26 +467,6 @@ mod tests {
         );
         // 504s and cuts happen after the route ran; 500s and 503s before.
         assert_eq!(hits.load(Ordering::SeqCst), processed_expected);
-    }
-
-    #[tokio::test]
-    async fn invitations_blocked_after_budget() {
-        let (url, _) = serve(Simulation {
-            block_invites_after: Some(2),
-            ..Default::default()
-        })
-        .await;
-        let client = reqwest::Client::builder().no_proxy().build().unwrap();
-        let mut statuses = Vec::new();
-        for _ in 0..3 {
-            let r = client
-                .post(format!("{url}/v1.0/invitations"))
-                .send()
-                .await
-                .unwrap();
-            statuses.push(r.status().as_u16());
-        }
-        assert_eq!(statuses, vec![201, 201, 400]);
     }
 
     #[tokio::test(start_paused = true)]

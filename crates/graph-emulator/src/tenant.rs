@@ -8,7 +8,7 @@
 //! microsoft.graph.user`). Users, groups and contacts are checked against Microsoft's v1.0
 //! schema ([`crate::schema`]). Also refused: missing or duplicate ids (across all objects),
 //! duplicate userPrincipalNames (case-insensitive), role members that are not users, a
-//! tenant without a `*.onmicrosoft.com` domain.
+//! tenant without a `*.onmicrosoft.com` domain, malformed or duplicate domain names.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -201,6 +201,26 @@ fn parse(value: Value) -> Result<Tenant, Invalid> {
         None => return Err(invalid("tenantId", "missing")),
     };
     let verified_domains = string_array(root.remove("verifiedDomains"), "verifiedDomains")?;
+    let mut seen_domains = HashSet::new();
+    for (i, d) in verified_domains.iter().enumerate() {
+        let valid = d.contains('.')
+            && !d.starts_with('.')
+            && !d.ends_with('.')
+            && d.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+        if !valid {
+            return Err(invalid(
+                format!("verifiedDomains[{i}]"),
+                format!("{d:?} is not a domain name"),
+            ));
+        }
+        if !seen_domains.insert(d.to_ascii_lowercase()) {
+            return Err(invalid(
+                format!("verifiedDomains[{i}]"),
+                format!("duplicate domain {d:?}"),
+            ));
+        }
+    }
     if verified_domains.is_empty() {
         return Err(invalid("verifiedDomains", "at least one domain is needed"));
     }
@@ -491,6 +511,16 @@ mod tests {
             "roleTemplateId": "62e90394-69f5-4237-9190-012177145e10",
             "members": ["d0000000-0000-4000-8000-000000000001", "d0000000-0000-4000-8000-000000000009"]}]);
         assert!(err(v).contains("directoryRoles[0].members[1]: no user"));
+    }
+
+    #[test]
+    fn domains_must_be_names_and_unique() {
+        let mut v = base();
+        v["verifiedDomains"] = json!(["t.onmicrosoft.com", "T.com", "t.com"]);
+        assert!(err(v).contains("verifiedDomains[2]: duplicate domain"));
+        let mut v = base();
+        v["verifiedDomains"] = json!(["t.onmicrosoft.com", "not a domain"]);
+        assert!(err(v).contains("verifiedDomains[1]"));
     }
 
     #[test]

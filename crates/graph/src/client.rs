@@ -259,7 +259,7 @@ impl GraphClient {
         let mut refreshed = false;
         loop {
             attempt += 1;
-            inner.gates.wait(call.scope).await;
+            let _pass = inner.gates.enter(call.scope).await;
             for _ in 0..call.paced {
                 inner.pacer.acquire().await;
             }
@@ -330,6 +330,7 @@ impl GraphClient {
                         "response"
                     );
                     if (200..300).contains(&status) || call.accept.contains(&status) {
+                        inner.gates.admitted(call.scope);
                         return Ok(Response {
                             status,
                             request_id,
@@ -361,23 +362,42 @@ impl GraphClient {
                         // scope holds off, whether or not we retry ourselves.
                         let hold = retry_after.unwrap_or_else(|| policy.delay(attempt, None, seed));
                         inner.gates.block_for(call.scope, hold);
+                    } else {
+                        inner.gates.admitted(call.scope);
                     }
                     (Failure::Status(status), retry_after, error)
                 }
             };
-            if !should_retry(failure, call.idempotency) || attempt >= policy.max_attempts {
+            // Throttling is Graph pacing us, not a failure: it gets its own, larger
+            // attempt budget (the total-delay cap still bounds it).
+            let limit = if failure == Failure::Status(429) {
+                policy.max_throttled_attempts
+            } else {
+                policy.max_attempts
+            };
+            if !should_retry(failure, call.idempotency) || attempt >= limit {
                 return Err(error);
             }
             let Some(delay) = self.next_delay(attempt, retry_after, seed, waited) else {
                 return Err(error);
             };
-            tracing::warn!(
-                attempt,
-                status = error.status().unwrap_or(0),
-                request_id = error.request_id().unwrap_or(""),
-                delay_ms = delay.as_millis() as u64,
-                "retrying"
-            );
+            if failure == Failure::Status(429) {
+                // Expected at Graph's ceiling; visible with -v.
+                tracing::info!(
+                    attempt,
+                    request_id = error.request_id().unwrap_or(""),
+                    delay_ms = delay.as_millis() as u64,
+                    "throttled, waiting"
+                );
+            } else {
+                tracing::warn!(
+                    attempt,
+                    status = error.status().unwrap_or(0),
+                    request_id = error.request_id().unwrap_or(""),
+                    delay_ms = delay.as_millis() as u64,
+                    "retrying"
+                );
+            }
             waited += delay;
             tokio::time::sleep(delay).await;
         }

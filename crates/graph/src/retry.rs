@@ -12,6 +12,9 @@ use std::time::Duration;
 pub struct RetryPolicy {
     /// Total attempts including the first one (1 = never retry).
     pub max_attempts: u32,
+    /// Total attempts when Graph keeps answering 429: throttling is pacing, not
+    /// failure, so it gets a larger budget (still bounded by `max_total_delay`).
+    pub max_throttled_attempts: u32,
     /// Backoff base: the jitter ceiling of the first retry.
     pub base_delay: Duration,
     /// Upper bound of the backoff ceiling (not applied to `Retry-After`).
@@ -24,6 +27,7 @@ impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
             max_attempts: 6,
+            max_throttled_attempts: 40,
             base_delay: Duration::from_millis(500),
             max_delay: Duration::from_secs(30),
             max_total_delay: Duration::from_secs(180),
@@ -36,6 +40,7 @@ impl RetryPolicy {
     pub fn none() -> Self {
         RetryPolicy {
             max_attempts: 1,
+            max_throttled_attempts: 1,
             ..RetryPolicy::default()
         }
     }
@@ -187,6 +192,7 @@ mod tests {
     fn backoff_ceiling_doubles_and_caps() {
         let p = RetryPolicy {
             max_attempts: 10,
+            max_throttled_attempts: 10,
             base_delay: Duration::from_millis(500),
             max_delay: Duration::from_secs(4),
             max_total_delay: Duration::from_secs(60),

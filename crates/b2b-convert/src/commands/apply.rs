@@ -27,7 +27,11 @@ pub async fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
     let connection = connect(&args.planning.connection)?;
     let journal = Journal::open(&args.journal, Arc::new(SystemClock))?;
     let halt_at = match std::env::var(HALT_ENV) {
-        Ok(text) => Some(text.parse::<HaltAt>().map_err(anyhow::Error::msg).context(HALT_ENV)?),
+        Ok(text) => Some(
+            text.parse::<HaltAt>()
+                .map_err(anyhow::Error::msg)
+                .context(HALT_ENV)?,
+        ),
         Err(_) => None,
     };
     let Some(run) = prepare_run(&args, &connection, &journal, &input).await? else {
@@ -52,7 +56,9 @@ async fn prepare_run(
     let graph_root = connection.client.endpoints().graph_root().to_string();
     if let Some(run) = journal.unfinished_run()? {
         if run.input_sha256 == input.sha256 && !args.new_run {
-            if !run.tenant_id.eq_ignore_ascii_case(&connection.tenant_id) || run.graph_root != graph_root {
+            if !run.tenant_id.eq_ignore_ascii_case(&connection.tenant_id)
+                || run.graph_root != graph_root
+            {
                 bail!(
                     "{}: the unfinished run {} was started against tenant {} at {}, not {} at {}; \
                      resume it with the same connection, or pass --new-run",
@@ -73,7 +79,10 @@ async fn prepare_run(
                 "Resuming run {} (started {}): {remaining} of {} users still to convert.",
                 run.id,
                 run.started_at,
-                entries.iter().filter(|e| e.plan.decision == Decision::Convert).count()
+                entries
+                    .iter()
+                    .filter(|e| e.plan.decision == Decision::Convert)
+                    .count()
             );
             if !confirm(&format!("Resume converting {remaining} users?"), args.yes)? {
                 eprintln!("Nothing was changed.");
@@ -98,13 +107,19 @@ async fn prepare_run(
 
     let plan = make_plan(connection, input, &args.planning).await?;
     render_plan(&plan, OutputFormat::Table)?;
-    let to_convert = plan.entries.iter().filter(|e| e.decision == Decision::Convert).count();
+    let to_convert = plan
+        .entries
+        .iter()
+        .filter(|e| e.decision == Decision::Convert)
+        .count();
     if to_convert == 0 {
         eprintln!("Nothing to convert ({}).", summary(&plan));
         return Ok(None);
     }
     if !confirm(
-        &format!("Convert {to_convert} users? This changes their mail and invites them; it is hard to undo."),
+        &format!(
+            "Convert {to_convert} users? This changes their mail and invites them; it is hard to undo."
+        ),
         args.yes,
     )? {
         eprintln!("Nothing was changed.");
@@ -165,7 +180,15 @@ fn report_execution(
             "stopped": execution.stopped,
         }))?,
         OutputFormat::Csv => output::write_csv(
-            &["row", "userId", "displayName", "externalEmail", "outcome", "redeemUrl", "error"],
+            &[
+                "row",
+                "userId",
+                "displayName",
+                "externalEmail",
+                "outcome",
+                "redeemUrl",
+                "error",
+            ],
             execution.results.iter().map(|r| {
                 vec![
                     r.row.to_string(),
@@ -183,7 +206,9 @@ fn report_execution(
             for r in &execution.results {
                 let result = match (&r.error, &r.redeem_url) {
                     (Some(error), _) => format!("{}: {error}", outcome_name(r.outcome)),
-                    (None, Some(url)) => format!("{} — deliver this link: {url}", outcome_name(r.outcome)),
+                    (None, Some(url)) => {
+                        format!("{} — deliver this link: {url}", outcome_name(r.outcome))
+                    }
                     (None, None) => outcome_name(r.outcome).to_owned(),
                 };
                 table.add_row(vec![
@@ -213,11 +238,13 @@ fn report_execution(
     if let Some(reason) = &execution.stopped {
         eprintln!("Stopped early: {reason}");
     }
-    Ok(if failed + unverified + execution.unfinished > 0 || execution.stopped.is_some() {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(
+        if failed + unverified + execution.unfinished > 0 || execution.stopped.is_some() {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        },
+    )
 }
 
 /// The outcome's name in every output.

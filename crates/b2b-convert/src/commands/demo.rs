@@ -56,7 +56,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let secret = SecretString::from(app.client_secret.clone().unwrap_or_default());
     let tokens = ClientSecretCredential::new(&endpoints, &tenant_id, &app.client_id, secret);
     let client = GraphClient::new(endpoints, Arc::new(tokens), ClientOptions::default())?;
-    let connection = Connection { client, tenant_id: tenant_id.clone() };
+    let connection = Connection {
+        client,
+        tenant_id: tenant_id.clone(),
+    };
 
     let scratch = tempfile::Builder::new()
         .prefix("b2b-convert-demo-")
@@ -64,7 +67,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         .context("creating a scratch folder for the demo")?;
     let workdir = scratch.path();
     let input_path = workdir.join("demo-input.csv");
-    std::fs::write(&input_path, DEMO_INPUT).with_context(|| format!("writing {}", input_path.display()))?;
+    std::fs::write(&input_path, DEMO_INPUT)
+        .with_context(|| format!("writing {}", input_path.display()))?;
     let input = parse_input(&input_path, DEMO_INPUT.as_bytes())?;
     let planning = PlanningArgs {
         input: input_path.clone(),
@@ -86,7 +90,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let plan = make_plan(&connection, &input, &planning).await?;
     render_plan(&plan, OutputFormat::Table)?;
 
-    output::write_line("\n== 2. apply: mail set, invitation sent, state read back — each step journaled ==")?;
+    output::write_line(
+        "\n== 2. apply: mail set, invitation sent, state read back — each step journaled ==",
+    )?;
     let journal = Journal::open(&workdir.join("demo.db"), Arc::new(SystemClock))?;
     let options = plan_options(&planning, &tenant_id)?;
     let command = "b2b-convert demo".to_owned();
@@ -130,7 +136,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     refresh(&connection, &journal).await?;
     let rows = status_rows(&journal, &run, SystemClock.now())?;
     let mut table = output::table(&["User", "External email", "Invitation state"]);
-    for row in rows.iter().filter(|r| r.decision == Decision::Convert.as_str()) {
+    for row in rows
+        .iter()
+        .filter(|r| r.decision == Decision::Convert.as_str())
+    {
         table.add_row(vec![
             row.display_name.clone().unwrap_or_default(),
             row.external_email.clone(),
@@ -148,7 +157,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
 
     if args.keep_running {
         eprintln!("\nThe demo emulator keeps running at {root} — Ctrl-C stops it.");
-        tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+        tokio::signal::ctrl_c()
+            .await
+            .context("waiting for Ctrl-C")?;
     }
     running.shutdown().await;
     Ok(ExitCode::SUCCESS)
@@ -161,12 +172,26 @@ async fn redeem_some(state: &serde_json::Value, count: usize) -> anyhow::Result<
     let mut accepted = Vec::new();
     let messages = state["messages"].as_array().cloned().unwrap_or_default();
     for message in messages.iter().take(count) {
-        let (Some(url), Some(to)) = (message["inviteRedeemUrl"].as_str(), message["to"].as_str()) else {
+        let (Some(url), Some(to)) = (message["inviteRedeemUrl"].as_str(), message["to"].as_str())
+        else {
             continue;
         };
-        let page = http.get(url).send().await?.error_for_status()?.text().await?;
-        anyhow::ensure!(page.contains("accept"), "the redemption page has no Accept button");
-        http.post(url).form(&[("accept", "1")]).send().await?.error_for_status()?;
+        let page = http
+            .get(url)
+            .send()
+            .await?
+            .error_for_status()?
+            .text()
+            .await?;
+        anyhow::ensure!(
+            page.contains("accept"),
+            "the redemption page has no Accept button"
+        );
+        http.post(url)
+            .form(&[("accept", "1")])
+            .send()
+            .await?
+            .error_for_status()?;
         accepted.push(to.to_owned());
     }
     Ok(accepted)

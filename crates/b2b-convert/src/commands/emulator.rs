@@ -16,7 +16,10 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<ExitCode> {
         None => Tenant::demo(),
     };
     if let Some(rate) = args.fault_rate {
-        anyhow::ensure!((0.0..=1.0).contains(&rate), "--fault-rate must be between 0 and 1, not {rate}");
+        anyhow::ensure!(
+            (0.0..=1.0).contains(&rate),
+            "--fault-rate must be between 0 and 1, not {rate}"
+        );
     }
     let config = EmulatorConfig {
         listen: args.listen,
@@ -32,11 +35,20 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<ExitCode> {
     let running = graph_emulator::start(tenant, config)
         .await
         .with_context(|| format!("cannot start the emulator on {}", args.listen))?;
-    output::write_line(format!("listening on {}", running.url().as_str().trim_end_matches('/')))?;
+    output::write_line(format!(
+        "listening on {}",
+        running.url().as_str().trim_end_matches('/')
+    ))?;
     if let Some(ca) = running.ca_pem() {
-        eprintln!("CA certificate: {} (trust it, e.g. SSL_CERT_FILE={})", ca.display(), ca.display());
+        eprintln!(
+            "CA certificate: {} (trust it, e.g. SSL_CERT_FILE={})",
+            ca.display(),
+            ca.display()
+        );
     }
-    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
     running.shutdown().await;
     Ok(ExitCode::SUCCESS)
 }

@@ -28,14 +28,20 @@ pub fn plan_options(planning: &PlanningArgs, tenant_id: &str) -> anyhow::Result<
     options.revoke_sessions = planning.revoke_sessions;
     options.default_send_email = !planning.no_email;
     if let Some(url) = &planning.redirect_url {
-        input::check_redirect_url(url).map_err(anyhow::Error::msg).context("--redirect-url")?;
+        input::check_redirect_url(url)
+            .map_err(anyhow::Error::msg)
+            .context("--redirect-url")?;
         options.default_redirect_url = url.clone();
     }
     Ok(options)
 }
 
 /// Reads the facts and plans every row.
-pub async fn make_plan(connection: &Connection, input: &Input, planning: &PlanningArgs) -> anyhow::Result<Plan> {
+pub async fn make_plan(
+    connection: &Connection,
+    input: &Input,
+    planning: &PlanningArgs,
+) -> anyhow::Result<Plan> {
     let options = plan_options(planning, &connection.tenant_id)?;
     let bar = ProgressBar::new(0).with_style(
         ProgressStyle::with_template("{spinner} reading the tenant {pos}/{len} {wide_bar}")
@@ -45,7 +51,13 @@ pub async fn make_plan(connection: &Connection, input: &Input, planning: &Planni
         bar.set_length(p.total as u64);
         bar.set_position(p.done as u64);
     };
-    let facts = facts::gather(&connection.client, &input.rows, usize::from(planning.concurrency), &progress).await;
+    let facts = facts::gather(
+        &connection.client,
+        &input.rows,
+        usize::from(planning.concurrency),
+        &progress,
+    )
+    .await;
     bar.finish_and_clear();
     let facts = facts.context("planning stopped: the tenant could not be read")?;
     let mut plan = planner::plan(&input.rows, &facts, &options);
@@ -97,7 +109,17 @@ pub fn render_plan(plan: &Plan, format: OutputFormat) -> anyhow::Result<()> {
     match format {
         OutputFormat::Json => output::write_json(&plan.entries)?,
         OutputFormat::Csv => output::write_csv(
-            &["row", "user", "userId", "displayName", "externalEmail", "decision", "reasons", "messages", "actions"],
+            &[
+                "row",
+                "user",
+                "userId",
+                "displayName",
+                "externalEmail",
+                "decision",
+                "reasons",
+                "messages",
+                "actions",
+            ],
             plan.entries.iter().map(|e| {
                 vec![
                     e.row.to_string(),
@@ -106,14 +128,28 @@ pub fn render_plan(plan: &Plan, format: OutputFormat) -> anyhow::Result<()> {
                     e.display_name.clone().unwrap_or_default(),
                     e.external_email.clone(),
                     e.decision.as_str().to_owned(),
-                    e.reasons.iter().map(|r| r.code.as_str()).collect::<Vec<_>>().join(";"),
-                    e.reasons.iter().map(|r| r.message.as_str()).collect::<Vec<_>>().join(" | "),
+                    e.reasons
+                        .iter()
+                        .map(|r| r.code.as_str())
+                        .collect::<Vec<_>>()
+                        .join(";"),
+                    e.reasons
+                        .iter()
+                        .map(|r| r.message.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" | "),
                     describe_actions(&e.actions),
                 ]
             }),
         )?,
         OutputFormat::Table => {
-            let mut table = output::table(&["Row", "User", "External email", "Decision", "Why / what happens"]);
+            let mut table = output::table(&[
+                "Row",
+                "User",
+                "External email",
+                "Decision",
+                "Why / what happens",
+            ]);
             for e in &plan.entries {
                 let who = match (&e.display_name, &e.user_principal_name) {
                     (Some(name), Some(upn)) => format!("{name}\n{upn}"),
@@ -130,7 +166,13 @@ pub fn render_plan(plan: &Plan, format: OutputFormat) -> anyhow::Result<()> {
                         .collect::<Vec<_>>()
                         .join("\n")
                 };
-                table.add_row(vec![e.row.to_string(), who, e.external_email.clone(), e.decision.as_str().to_owned(), why]);
+                table.add_row(vec![
+                    e.row.to_string(),
+                    who,
+                    e.external_email.clone(),
+                    e.decision.as_str().to_owned(),
+                    why,
+                ]);
             }
             output::write_line(table)?;
             output::write_line(summary(plan))?;

@@ -25,13 +25,19 @@ pub async fn run(args: ReinviteArgs) -> anyhow::Result<ExitCode> {
     let due: Vec<_> = journal
         .invitations()?
         .into_iter()
-        .filter(|i| i.state.as_deref().is_some_and(is_pending) && age(now, i.invited_at) > args.pending_older_than)
+        .filter(|i| {
+            i.state.as_deref().is_some_and(is_pending)
+                && age(now, i.invited_at) > args.pending_older_than
+        })
         .collect();
     if due.is_empty() {
         eprintln!("No invitation has been pending longer than that.");
         return Ok(ExitCode::SUCCESS);
     }
-    if !confirm(&format!("Send fresh invitations to {} users?", due.len()), args.yes)? {
+    if !confirm(
+        &format!("Send fresh invitations to {} users?", due.len()),
+        args.yes,
+    )? {
         eprintln!("Nothing was sent.");
         return Ok(ExitCode::SUCCESS);
     }
@@ -48,14 +54,17 @@ pub async fn run(args: ReinviteArgs) -> anyhow::Result<ExitCode> {
         let Some(settings) = executor::settings_of(&entry.plan) else {
             continue;
         };
-        let result = match executor::reinvite(&connection.client, &journal, &run, &entry.plan, settings).await? {
-            Ok(Some(url)) => format!("re-invited — deliver this link: {url}"),
-            Ok(None) => "re-invited (Microsoft emails the new link)".to_owned(),
-            Err(error) => {
-                failed += 1;
-                format!("failed: {error}")
-            }
-        };
+        let result =
+            match executor::reinvite(&connection.client, &journal, &run, &entry.plan, settings)
+                .await?
+            {
+                Ok(Some(url)) => format!("re-invited — deliver this link: {url}"),
+                Ok(None) => "re-invited (Microsoft emails the new link)".to_owned(),
+                Err(error) => {
+                    failed += 1;
+                    format!("failed: {error}")
+                }
+            };
         table.add_row(vec![
             invitation
                 .display_name
@@ -66,5 +75,9 @@ pub async fn run(args: ReinviteArgs) -> anyhow::Result<ExitCode> {
         ]);
     }
     output::write_line(table)?;
-    Ok(if failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

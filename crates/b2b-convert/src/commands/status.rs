@@ -19,7 +19,10 @@ use crate::output;
 /// Opens a journal that must already exist (status and report never create one).
 pub fn open_existing(path: &Path) -> anyhow::Result<Journal> {
     if !path.exists() {
-        bail!("{}: no journal here; run `b2b-convert apply` first, or pass --journal", path.display());
+        bail!(
+            "{}: no journal here; run `b2b-convert apply` first, or pass --journal",
+            path.display()
+        );
     }
     Ok(Journal::open(path, Arc::new(SystemClock))?)
 }
@@ -70,20 +73,31 @@ pub struct StatusRow {
 /// Reads externalUserState back for every invited user (via $batch) and records
 /// changes; returns (users read, states changed).
 pub async fn refresh(connection: &Connection, journal: &Journal) -> anyhow::Result<(usize, usize)> {
-    let ids: Vec<String> = journal.invitations()?.into_iter().map(|i| i.user_id).collect();
+    let ids: Vec<String> = journal
+        .invitations()?
+        .into_iter()
+        .map(|i| i.user_id)
+        .collect();
     let mut changed = 0;
     let mut read = 0;
     for chunk in ids.chunks(200) {
         let answers = connection
             .client
-            .get_users_by_ids(chunk, &["id", "externalUserState", "externalUserStateChangeDateTime"])
+            .get_users_by_ids(
+                chunk,
+                &["id", "externalUserState", "externalUserStateChangeDateTime"],
+            )
             .await
             .context("refreshing invitation states")?;
         for (id, answer) in answers {
             match answer {
                 Ok(Some(user)) => {
                     read += 1;
-                    if journal.record_state(&id, user.external_user_state.as_deref(), user.external_user_state_change_date_time)? {
+                    if journal.record_state(
+                        &id,
+                        user.external_user_state.as_deref(),
+                        user.external_user_state_change_date_time,
+                    )? {
                         changed += 1;
                     }
                 }
@@ -101,10 +115,18 @@ pub async fn refresh(connection: &Connection, journal: &Journal) -> anyhow::Resu
 }
 
 /// Status rows of a run, joined with the invitation states.
-pub fn status_rows(journal: &Journal, run: &RunRecord, now: Timestamp) -> anyhow::Result<Vec<StatusRow>> {
+pub fn status_rows(
+    journal: &Journal,
+    run: &RunRecord,
+    now: Timestamp,
+) -> anyhow::Result<Vec<StatusRow>> {
     let invitations = journal.invitations()?;
     let find = |id: &Option<String>| -> Option<&InvitationRecord> {
-        id.as_ref().and_then(|id| invitations.iter().find(|i| i.user_id.eq_ignore_ascii_case(id)))
+        id.as_ref().and_then(|id| {
+            invitations
+                .iter()
+                .find(|i| i.user_id.eq_ignore_ascii_case(id))
+        })
     };
     Ok(journal
         .entries(&run.id)?
@@ -119,7 +141,12 @@ pub fn status_rows(journal: &Journal, run: &RunRecord, now: Timestamp) -> anyhow
                 user_principal_name: entry.plan.user_principal_name.clone(),
                 external_email: entry.plan.external_email.clone(),
                 decision: entry.plan.decision.as_str().to_owned(),
-                reasons: entry.plan.reasons.iter().map(|r| r.code.as_str().to_owned()).collect(),
+                reasons: entry
+                    .plan
+                    .reasons
+                    .iter()
+                    .map(|r| r.code.as_str().to_owned())
+                    .collect(),
                 outcome: entry.outcome.map(|o| outcome_name(o).to_owned()),
                 error: entry.error.clone(),
                 state: invitation.and_then(|i| i.state.clone()),
@@ -135,7 +162,9 @@ pub fn status_rows(journal: &Journal, run: &RunRecord, now: Timestamp) -> anyhow
 
 /// `PendingAcceptance` or `Pending Acceptance`.
 pub fn is_pending(state: &str) -> bool {
-    state.replace(' ', "").eq_ignore_ascii_case("PendingAcceptance")
+    state
+        .replace(' ', "")
+        .eq_ignore_ascii_case("PendingAcceptance")
 }
 
 /// How long ago `then` was.
@@ -163,13 +192,28 @@ pub async fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn render(run: &RunRecord, rows: &[StatusRow], format: OutputFormat) -> anyhow::Result<()> {
-    let time = |t: &Option<Timestamp>| t.map(|t| t.strftime("%Y-%m-%d %H:%M").to_string()).unwrap_or_default();
+    let time = |t: &Option<Timestamp>| {
+        t.map(|t| t.strftime("%Y-%m-%d %H:%M").to_string())
+            .unwrap_or_default()
+    };
     match format {
         OutputFormat::Json => output::write_json(&rows)?,
         OutputFormat::Csv => output::write_csv(
             &[
-                "row", "userId", "displayName", "userPrincipalName", "externalEmail", "decision", "reasons",
-                "outcome", "error", "state", "invitedAt", "stateChangedAt", "pendingDays", "inviteCount",
+                "row",
+                "userId",
+                "displayName",
+                "userPrincipalName",
+                "externalEmail",
+                "decision",
+                "reasons",
+                "outcome",
+                "error",
+                "state",
+                "invitedAt",
+                "stateChangedAt",
+                "pendingDays",
+                "inviteCount",
             ],
             rows.iter().map(|r| {
                 vec![
@@ -184,17 +228,31 @@ fn render(run: &RunRecord, rows: &[StatusRow], format: OutputFormat) -> anyhow::
                     r.error.clone().unwrap_or_default(),
                     r.state.clone().unwrap_or_default(),
                     r.invited_at.map(|t| t.to_string()).unwrap_or_default(),
-                    r.state_changed_at.map(|t| t.to_string()).unwrap_or_default(),
-                    r.pending_days.map(|d| format!("{d:.1}")).unwrap_or_default(),
+                    r.state_changed_at
+                        .map(|t| t.to_string())
+                        .unwrap_or_default(),
+                    r.pending_days
+                        .map(|d| format!("{d:.1}"))
+                        .unwrap_or_default(),
                     r.invite_count.map(|c| c.to_string()).unwrap_or_default(),
                 ]
             }),
         )?,
         OutputFormat::Table => {
-            let mut table = output::table(&["Row", "User", "External email", "Decision", "Done", "Invitation"]);
+            let mut table = output::table(&[
+                "Row",
+                "User",
+                "External email",
+                "Decision",
+                "Done",
+                "Invitation",
+            ]);
             for r in rows {
                 let invitation = match (&r.state, r.pending_days) {
-                    (Some(state), Some(days)) => format!("{state} for {days:.1} days (invited {})", time(&r.invited_at)),
+                    (Some(state), Some(days)) => format!(
+                        "{state} for {days:.1} days (invited {})",
+                        time(&r.invited_at)
+                    ),
                     (Some(state), None) => format!("{state} since {}", time(&r.state_changed_at)),
                     (None, _) => String::new(),
                 };
@@ -206,16 +264,25 @@ fn render(run: &RunRecord, rows: &[StatusRow], format: OutputFormat) -> anyhow::
                 };
                 table.add_row(vec![
                     r.row.to_string(),
-                    r.display_name.clone().or_else(|| r.user_id.clone()).unwrap_or_default(),
+                    r.display_name
+                        .clone()
+                        .or_else(|| r.user_id.clone())
+                        .unwrap_or_default(),
                     r.external_email.clone(),
                     r.decision.clone(),
                     done,
                     invitation,
                 ]);
             }
-            output::write_line(format!("Run {} ({}), started {}", run.id, run.status, run.started_at))?;
+            output::write_line(format!(
+                "Run {} ({}), started {}",
+                run.id, run.status, run.started_at
+            ))?;
             output::write_line(table)?;
-            let accepted = rows.iter().filter(|r| r.state.as_deref() == Some("Accepted")).count();
+            let accepted = rows
+                .iter()
+                .filter(|r| r.state.as_deref() == Some("Accepted"))
+                .count();
             let pending = rows.iter().filter(|r| r.pending_days.is_some()).count();
             output::write_line(format!("{accepted} accepted, {pending} pending"))?;
         }

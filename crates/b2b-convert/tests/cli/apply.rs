@@ -4,7 +4,9 @@
 use graph_emulator::simulation::SimulationOverrides;
 use serde_json::Value;
 
-use crate::support::{DEMO_INPUT, TestTenant, demo_user, find_user, invited_user_ids, stderr, stdout, writes};
+use crate::support::{
+    DEMO_INPUT, TestTenant, demo_user, find_user, invited_user_ids, stderr, stdout, writes,
+};
 
 /// Demo users the plan converts, with their external addresses.
 const ELIGIBLE: &[(u32, &str)] = &[
@@ -19,7 +21,14 @@ const ELIGIBLE: &[(u32, &str)] = &[
 fn apply(tenant: &TestTenant) -> std::process::Output {
     tenant.write("users.csv", DEMO_INPUT);
     tenant
-        .cmd(&["apply", "--input", "users.csv", "--yes", "--journal", "run.db"])
+        .cmd(&[
+            "apply",
+            "--input",
+            "users.csv",
+            "--yes",
+            "--journal",
+            "run.db",
+        ])
         .output()
         .expect("runs")
 }
@@ -29,7 +38,12 @@ fn converts_exactly_the_eligible_users_and_leaves_everyone_else_untouched() {
     let tenant = TestTenant::demo();
     let before = tenant.state();
     let output = apply(&tenant);
-    assert!(output.status.success(), "stdout:\n{}\nstderr:\n{}", stdout(&output), stderr(&output));
+    assert!(
+        output.status.success(),
+        "stdout:\n{}\nstderr:\n{}",
+        stdout(&output),
+        stderr(&output)
+    );
     let after = tenant.state();
 
     let mut expected_ids: Vec<String> = ELIGIBLE.iter().map(|(nn, _)| demo_user(*nn)).collect();
@@ -37,7 +51,11 @@ fn converts_exactly_the_eligible_users_and_leaves_everyone_else_untouched() {
         let id = demo_user(*nn);
         let (old, new) = (find_user(&before, &id), find_user(&after, &id));
         assert_eq!(new["externalUserState"], "PendingAcceptance", "{new:#}");
-        assert_eq!(new["mail"].as_str().map(str::to_lowercase).as_deref(), Some(*external), "{new:#}");
+        assert_eq!(
+            new["mail"].as_str().map(str::to_lowercase).as_deref(),
+            Some(*external),
+            "{new:#}"
+        );
         for kept in ["id", "userPrincipalName", "userType"] {
             assert_eq!(new[kept], old[kept], "{kept} of {id} must not change");
         }
@@ -58,13 +76,19 @@ fn converts_exactly_the_eligible_users_and_leaves_everyone_else_untouched() {
     let emily = demo_user(5);
     assert!(text.contains("deliver this link"), "{text}");
     let messages = after["messages"].as_array().expect("messages");
-    assert!(messages.iter().all(|m| m["userId"] != emily.as_str()), "no email for Emily");
+    assert!(
+        messages.iter().all(|m| m["userId"] != emily.as_str()),
+        "no email for Emily"
+    );
     let franz = messages
         .iter()
         .find(|m| m["userId"] == demo_user(6).as_str())
         .expect("Franz got an email");
     assert_eq!(franz["to"], "franz@fabrikam.com");
-    assert!(franz["cc"].to_string().contains("procurement@fabrikam.com"), "{franz}");
+    assert!(
+        franz["cc"].to_string().contains("procurement@fabrikam.com"),
+        "{franz}"
+    );
     assert_eq!(franz["language"], "de-DE");
     assert_eq!(messages.len(), 5);
 }
@@ -75,7 +99,11 @@ fn rerun_converts_nothing_twice() {
     assert!(apply(&tenant).status.success());
     let second = apply(&tenant);
     assert!(second.status.success(), "{}", stderr(&second));
-    assert!(stderr(&second).contains("Nothing to convert"), "{}", stderr(&second));
+    assert!(
+        stderr(&second).contains("Nothing to convert"),
+        "{}",
+        stderr(&second)
+    );
     let plan = tenant
         .cmd(&["plan", "--input", "users.csv", "--output", "json"])
         .output()
@@ -98,7 +126,11 @@ fn refuses_without_yes_when_stdin_is_not_a_terminal() {
         .output()
         .expect("runs");
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("without --yes"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("without --yes"),
+        "{}",
+        stderr(&output)
+    );
     assert_eq!(writes(&tenant.state()), vec![]);
 }
 
@@ -121,5 +153,8 @@ fn anti_abuse_block_stops_the_run_and_leaves_the_rest_for_later() {
         .iter()
         .filter(|r| r["path"] == "/v1.0/invitations" && r["status"] == 403)
         .count();
-    assert!(refused <= 8, "the breaker must stop sending: {refused} refused invitations");
+    assert!(
+        refused <= 8,
+        "the breaker must stop sending: {refused} refused invitations"
+    );
 }

@@ -11,41 +11,79 @@ fn bad_cell_names_file_line_and_column_and_nothing_is_sent() {
     );
     for args in [
         &["plan", "--input", "users.csv"][..],
-        &["apply", "--input", "users.csv", "--yes", "--journal", "run.db"][..],
+        &[
+            "apply",
+            "--input",
+            "users.csv",
+            "--yes",
+            "--journal",
+            "run.db",
+        ][..],
     ] {
         let output = tenant.cmd(args).output().expect("runs");
         assert_eq!(output.status.code(), Some(2), "{args:?}");
         let err = stderr(&output);
-        assert!(err.contains("users.csv: line 3, column `sendEmail`: `perhaps` is not true or false"), "{err}");
+        assert!(
+            err.contains("users.csv: line 3, column `sendEmail`: `perhaps` is not true or false"),
+            "{err}"
+        );
     }
-    assert_eq!(tenant.state()["requests"].as_array().map(Vec::len), Some(0), "nothing sent");
-    assert!(!tenant.dir.path().join("run.db").exists(), "no journal for a refused input");
+    assert_eq!(
+        tenant.state()["requests"].as_array().map(Vec::len),
+        Some(0),
+        "nothing sent"
+    );
+    assert!(
+        !tenant.dir.path().join("run.db").exists(),
+        "no journal for a refused input"
+    );
 }
 
 #[test]
 fn unknown_column_and_missing_file() {
     let tenant = TestTenant::demo();
     tenant.write("users.csv", "user,externalEmial\na,b@c.com\n");
-    let output = tenant.cmd(&["plan", "--input", "users.csv"]).output().expect("runs");
+    let output = tenant
+        .cmd(&["plan", "--input", "users.csv"])
+        .output()
+        .expect("runs");
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("unknown column `externalEmial`"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("unknown column `externalEmial`"),
+        "{}",
+        stderr(&output)
+    );
 
-    let output = tenant.cmd(&["plan", "--input", "missing.csv"]).output().expect("runs");
+    let output = tenant
+        .cmd(&["plan", "--input", "missing.csv"])
+        .output()
+        .expect("runs");
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("missing.csv: cannot read the input file"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("missing.csv: cannot read the input file"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
 fn missing_credentials_are_named() {
     let tenant = TestTenant::demo();
-    tenant.write("users.csv", "user,externalEmail\na@contoso.com,b@fabrikam.com\n");
+    tenant.write(
+        "users.csv",
+        "user,externalEmail\na@contoso.com,b@fabrikam.com\n",
+    );
     let output = tenant
         .cmd(&["plan", "--input", "users.csv"])
         .env_remove("AZURE_CLIENT_SECRET")
         .output()
         .expect("runs");
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("AZURE_CLIENT_SECRET"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("AZURE_CLIENT_SECRET"),
+        "{}",
+        stderr(&output)
+    );
 
     let output = tenant
         .cmd(&["plan", "--input", "users.csv"])
@@ -55,5 +93,8 @@ fn missing_credentials_are_named() {
     assert_eq!(output.status.code(), Some(2));
     let err = stderr(&output);
     assert!(err.contains("AADSTS7000215"), "{err}");
-    assert!(!err.contains("wrong-secret"), "the secret must never be printed: {err}");
+    assert!(
+        !err.contains("wrong-secret"),
+        "the secret must never be printed: {err}"
+    );
 }

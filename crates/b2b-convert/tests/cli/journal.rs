@@ -7,7 +7,10 @@ use std::process::{Command, Stdio};
 use graph_emulator::simulation::SimulationOverrides;
 use serde_json::{Value, json};
 
-use crate::support::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_INPUT, DEMO_TENANT_ID, TestTenant, invited_user_ids, stderr};
+use crate::support::{
+    DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_INPUT, DEMO_TENANT_ID, TestTenant, invited_user_ids,
+    stderr,
+};
 
 const USERS: usize = 500;
 
@@ -66,7 +69,14 @@ fn big_tenant() -> (String, String) {
 fn apply_and_kill(tenant: &TestTenant, halt: &str) -> bool {
     let mut command = Command::new(assert_cmd::cargo::cargo_bin("b2b-convert"));
     command
-        .args(["apply", "--input", "users.csv", "--yes", "--journal", "run.db"])
+        .args([
+            "apply",
+            "--input",
+            "users.csv",
+            "--yes",
+            "--journal",
+            "run.db",
+        ])
         .current_dir(tenant.dir.path())
         .env("AZURE_TENANT_ID", DEMO_TENANT_ID)
         .env("AZURE_CLIENT_ID", DEMO_CLIENT_ID)
@@ -94,7 +104,10 @@ fn apply_and_kill(tenant: &TestTenant, halt: &str) -> bool {
     }
     let status = child.wait().expect("wait");
     if !halted {
-        assert!(status.code().is_some(), "apply died on its own ({halt}): {seen:?}");
+        assert!(
+            status.code().is_some(),
+            "apply died on its own ({halt}): {seen:?}"
+        );
     }
     halted
 }
@@ -113,20 +126,58 @@ fn killed_at_twenty_points_and_resumed_converts_everyone_exactly_once() {
             halted += 1;
         }
     }
-    assert!(halted >= 18, "most runs must be killed mid-flight, got {halted}");
+    assert!(
+        halted >= 18,
+        "most runs must be killed mid-flight, got {halted}"
+    );
 
     let last = tenant
-        .cmd(&["apply", "--input", "users.csv", "--yes", "--journal", "run.db"])
+        .cmd(&[
+            "apply",
+            "--input",
+            "users.csv",
+            "--yes",
+            "--journal",
+            "run.db",
+        ])
         .output()
         .expect("runs");
-    assert!(last.status.success(), "{}", stderr(&last));
+    assert!(
+        last.status.success(),
+        "{}",
+        crate::support::stdout(&last)
+            .lines()
+            .filter(|l| l.contains("failed"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
 
     let state = tenant.state();
     let mut invited = invited_user_ids(&state);
     invited.sort();
-    let mut expected: Vec<String> = (1..=USERS).filter(|i| eligible(*i)).map(big_user_id).collect();
+    let mut expected: Vec<String> = (1..=USERS)
+        .filter(|i| eligible(*i))
+        .map(big_user_id)
+        .collect();
     expected.sort();
-    assert_eq!(invited.len(), expected.len(), "one successful invitation per eligible user, no more");
+    let missing: Vec<&String> = expected.iter().filter(|id| !invited.contains(id)).collect();
+    let about_missing: Vec<(Value, Vec<&Value>)> = missing
+        .iter()
+        .map(|m| {
+            let requests = state["requests"]
+                .as_array()
+                .expect("log")
+                .iter()
+                .filter(|r| r["userId"] == m.as_str())
+                .collect();
+            (crate::support::find_user(&state, m), requests)
+        })
+        .collect();
+    assert_eq!(
+        invited.len(),
+        expected.len(),
+        "one successful invitation per eligible user, no more; missing: {about_missing:#?}"
+    );
     assert_eq!(invited, expected);
 
     // No ineligible user was touched.
@@ -135,12 +186,20 @@ fn killed_at_twenty_points_and_resumed_converts_everyone_exactly_once() {
             continue;
         }
         if let Some(user) = request["userId"].as_str() {
-            let i: usize = user.rsplit('-').next().and_then(|n| n.parse().ok()).expect("big id");
+            let i: usize = user
+                .rsplit('-')
+                .next()
+                .and_then(|n| n.parse().ok())
+                .expect("big id");
             assert!(eligible(i), "ineligible user {user} was sent {request}");
         }
     }
     for user in state["users"].as_array().expect("users") {
-        let i: usize = user["id"].as_str().and_then(|id| id.rsplit('-').next()).and_then(|n| n.parse().ok()).expect("id");
+        let i: usize = user["id"]
+            .as_str()
+            .and_then(|id| id.rsplit('-').next())
+            .and_then(|n| n.parse().ok())
+            .expect("id");
         if eligible(i) {
             assert_eq!(user["externalUserState"], "PendingAcceptance", "{user}");
             assert_eq!(user["mail"], format!("partner{i}@fabrikam.com"));
@@ -151,7 +210,10 @@ fn killed_at_twenty_points_and_resumed_converts_everyone_exactly_once() {
     }
 
     // The journal agrees with the tenant.
-    let status = tenant.cmd(&["status", "--journal", "run.db", "--output", "json"]).output().expect("runs");
+    let status = tenant
+        .cmd(&["status", "--journal", "run.db", "--output", "json"])
+        .output()
+        .expect("runs");
     assert!(status.status.success(), "{}", stderr(&status));
     let rows: Vec<Value> = serde_json::from_slice(&status.stdout).expect("json");
     assert_eq!(rows.len(), USERS);
@@ -176,39 +238,93 @@ fn changed_input_is_refused_unless_new_run_and_no_secret_is_journaled() {
     });
     tenant.write("users.csv", DEMO_INPUT);
     let first = tenant
-        .cmd(&["apply", "--input", "users.csv", "--yes", "--journal", "run.db"])
+        .cmd(&[
+            "apply",
+            "--input",
+            "users.csv",
+            "--yes",
+            "--journal",
+            "run.db",
+        ])
         .output()
         .expect("runs");
-    assert_eq!(first.status.code(), Some(1), "stopped early: {}", stderr(&first));
+    assert_eq!(
+        first.status.code(),
+        Some(1),
+        "stopped early: {}",
+        stderr(&first)
+    );
 
-    tenant.write("users.csv", &format!("{DEMO_INPUT}megan.bowen@contoso.com,megan2@northwind.com,,,,\n"));
+    tenant.write(
+        "users.csv",
+        &format!("{DEMO_INPUT}megan.bowen@contoso.com,megan2@northwind.com,,,,\n"),
+    );
     let changed = tenant
-        .cmd(&["apply", "--input", "users.csv", "--yes", "--journal", "run.db"])
+        .cmd(&[
+            "apply",
+            "--input",
+            "users.csv",
+            "--yes",
+            "--journal",
+            "run.db",
+        ])
         .output()
         .expect("runs");
     assert_eq!(changed.status.code(), Some(2));
-    assert!(stderr(&changed).contains("has changed since"), "{}", stderr(&changed));
-    assert!(stderr(&changed).contains("--new-run"), "{}", stderr(&changed));
+    assert!(
+        stderr(&changed).contains("has changed since"),
+        "{}",
+        stderr(&changed)
+    );
+    assert!(
+        stderr(&changed).contains("--new-run"),
+        "{}",
+        stderr(&changed)
+    );
 
     let new_run = tenant
-        .cmd(&["apply", "--input", "users.csv", "--yes", "--journal", "run.db", "--new-run"])
+        .cmd(&[
+            "apply",
+            "--input",
+            "users.csv",
+            "--yes",
+            "--journal",
+            "run.db",
+            "--new-run",
+        ])
         .output()
         .expect("runs");
-    assert!(stderr(&new_run).contains("Abandoning unfinished run"), "{}", stderr(&new_run));
+    assert!(
+        stderr(&new_run).contains("Abandoning unfinished run"),
+        "{}",
+        stderr(&new_run)
+    );
 
     let mut bytes = std::fs::read(tenant.dir.path().join("run.db")).expect("journal");
     if let Ok(wal) = std::fs::read(tenant.dir.path().join("run.db-wal")) {
         bytes.extend(wal);
     }
     let text = String::from_utf8_lossy(&bytes);
-    assert!(text.contains("adele@fabrikam.com"), "the journal holds the run");
-    assert!(!text.contains(DEMO_CLIENT_SECRET), "client secret in the journal");
+    assert!(
+        text.contains("adele@fabrikam.com"),
+        "the journal holds the run"
+    );
+    assert!(
+        !text.contains(DEMO_CLIENT_SECRET),
+        "client secret in the journal"
+    );
     assert!(!text.contains("eyJ"), "something token-like in the journal");
-    assert!(!text.to_lowercase().contains("bearer"), "an Authorization header in the journal");
+    assert!(
+        !text.to_lowercase().contains("bearer"),
+        "an Authorization header in the journal"
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(tenant.dir.path().join("run.db")).expect("meta").permissions().mode();
+        let mode = std::fs::metadata(tenant.dir.path().join("run.db"))
+            .expect("meta")
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
 }

@@ -39,7 +39,11 @@ fn plan_json(tenant: &TestTenant, extra: &[&str]) -> Vec<Value> {
     let mut args = vec!["plan", "--input", "users.csv", "--output", "json"];
     args.extend_from_slice(extra);
     let output = tenant.cmd(&args).output().expect("runs");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     serde_json::from_str(&stdout(&output)).expect("JSON array")
 }
 
@@ -68,14 +72,27 @@ fn every_reason_code_end_to_end_and_nothing_written() {
             assert!(codes.is_empty(), "line {line}: {codes:?}");
         }
         for reason in entry["reasons"].as_array().into_iter().flatten() {
-            assert!(reason["message"].as_str().is_some_and(|m| m.len() > 20), "{reason}");
+            assert!(
+                reason["message"].as_str().is_some_and(|m| m.len() > 20),
+                "{reason}"
+            );
         }
         seen.extend(codes);
     }
     let all = [
-        "not_found", "ambiguous_user", "duplicate_row", "invalid_email", "external_domain_is_verified",
-        "email_in_use", "already_invited", "already_external", "on_prem_upn_set", "synced_mail_mismatch",
-        "has_mailbox", "privileged_role", "account_disabled",
+        "not_found",
+        "ambiguous_user",
+        "duplicate_row",
+        "invalid_email",
+        "external_domain_is_verified",
+        "email_in_use",
+        "already_invited",
+        "already_external",
+        "on_prem_upn_set",
+        "synced_mail_mismatch",
+        "has_mailbox",
+        "privileged_role",
+        "account_disabled",
     ];
     for code in all {
         assert!(seen.contains(code), "no row of the demo shows {code}");
@@ -98,7 +115,10 @@ fn convert_rows_carry_their_actions() {
         "https://myapps.microsoft.com/?tenantid=8f9c6a7e-2b1d-4c3e-9a5f-0d1e2f3a4b5c"
     );
     let chen = &plan[2];
-    assert_eq!(chen["actions"][0]["action"], "invite", "mail is already external: no PATCH");
+    assert_eq!(
+        chen["actions"][0]["action"], "invite",
+        "mail is already external: no PATCH"
+    );
     let emily = &plan[4];
     assert_eq!(emily["actions"][1]["sendEmail"], false);
     let franz = &plan[5];
@@ -118,16 +138,30 @@ fn allow_privileged_converts_role_holders() {
 fn table_and_csv_outputs() {
     let tenant = TestTenant::demo();
     tenant.write("users.csv", "user,externalEmail\n=HYPERLINK(\"http://x\"),a@fabrikam.com\nadele.vance@contoso.com,adele@fabrikam.com\n");
-    let table = tenant.cmd(&["plan", "--input", "users.csv"]).output().expect("runs");
+    let table = tenant
+        .cmd(&["plan", "--input", "users.csv"])
+        .output()
+        .expect("runs");
     assert!(table.status.success());
     let text = stdout(&table);
     assert!(text.contains("not_found"), "{text}");
     assert!(text.contains("set mail to adele@fabrikam.com"), "{text}");
-    assert!(text.contains("2 rows: 1 to convert, 0 to skip, 1 blocked"), "{text}");
+    assert!(
+        text.contains("2 rows: 1 to convert, 0 to skip, 1 blocked"),
+        "{text}"
+    );
 
-    let csv = tenant.cmd(&["plan", "--input", "users.csv", "--output", "csv"]).output().expect("runs");
+    let csv = tenant
+        .cmd(&["plan", "--input", "users.csv", "--output", "csv"])
+        .output()
+        .expect("runs");
     let text = stdout(&csv);
-    assert!(text.starts_with("row,user,userId,displayName,externalEmail,decision,reasons,messages,actions"), "{text}");
+    assert!(
+        text.starts_with(
+            "row,user,userId,displayName,externalEmail,decision,reasons,messages,actions"
+        ),
+        "{text}"
+    );
     assert!(text.contains("'=HYPERLINK"), "formula neutralised: {text}");
     assert!(!text.contains(",=HYPERLINK"), "{text}");
 }

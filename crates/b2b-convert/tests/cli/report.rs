@@ -11,8 +11,8 @@ use crate::support::{DEMO_INPUT, TestTenant, stderr};
 const HOSTILE_NAME: &str = "<script>window.__xss=1;alert('x')</script>";
 
 fn hostile_demo() -> TestTenant {
-    let mut tenant: Value =
-        serde_json::from_str(include_str!("../../../../tenants/demo.json")).expect("demo tenant JSON");
+    let mut tenant: Value = serde_json::from_str(include_str!("../../../../tenants/demo.json"))
+        .expect("demo tenant JSON");
     let users = tenant["users"].as_array_mut().expect("users");
     users[0]["displayName"] = Value::String(HOSTILE_NAME.into());
     TestTenant::from_json(&tenant.to_string(), SimulationOverrides::default())
@@ -23,7 +23,14 @@ fn report_is_self_contained_escaped_and_works_in_a_browser() {
     let tenant = hostile_demo();
     tenant.write("users.csv", DEMO_INPUT);
     let apply = tenant
-        .cmd(&["apply", "--input", "users.csv", "--yes", "--journal", "run.db"])
+        .cmd(&[
+            "apply",
+            "--input",
+            "users.csv",
+            "--yes",
+            "--journal",
+            "run.db",
+        ])
         .output()
         .expect("runs");
     assert!(apply.status.success(), "{}", stderr(&apply));
@@ -34,12 +41,27 @@ fn report_is_self_contained_escaped_and_works_in_a_browser() {
     assert!(output.status.success(), "{}", stderr(&output));
     let path = tenant.dir.path().join("report.html");
     let html = std::fs::read_to_string(&path).expect("report written");
-    assert!(!html.contains(HOSTILE_NAME), "raw markup from the tenant in the page");
-    assert!(html.contains("&lt;script&gt;window.__xss=1;"), "escaped name missing");
-    for attr in ["src=\"http", "href=\"http", "src='http", "href='http", "@import"] {
+    assert!(
+        !html.contains(HOSTILE_NAME),
+        "raw markup from the tenant in the page"
+    );
+    assert!(
+        html.contains("&lt;script&gt;window.__xss=1;"),
+        "escaped name missing"
+    );
+    for attr in [
+        "src=\"http",
+        "href=\"http",
+        "src='http",
+        "href='http",
+        "@import",
+    ] {
         assert!(!html.contains(attr), "external asset ({attr})");
     }
-    assert!(html.contains("b2b-convert apply --input users.csv"), "the producing command is shown");
+    assert!(
+        html.contains("b2b-convert apply --input users.csv"),
+        "the producing command is shown"
+    );
 
     browser_check(&path, 24);
 }
@@ -50,11 +72,17 @@ fn browser_check(report: &std::path::Path, rows: usize) {
     let python = std::env::var("B2B_TEST_PYTHON").ok();
     let required = std::env::var("B2B_REQUIRE_EXTERNAL_TESTS").is_ok_and(|v| v == "1");
     let Some(python) = python else {
-        assert!(!required, "B2B_TEST_PYTHON is not set but external tests are required");
-        eprintln!("skipped: the report's browser check (set B2B_TEST_PYTHON to a Python with selenium)");
+        assert!(
+            !required,
+            "B2B_TEST_PYTHON is not set but external tests are required"
+        );
+        eprintln!(
+            "skipped: the report's browser check (set B2B_TEST_PYTHON to a Python with selenium)"
+        );
         return;
     };
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../convert/tests/browser/report_check.py");
+    let script =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../convert/tests/browser/report_check.py");
     let expected = serde_json::json!({"rows": rows, "hostileName": HOSTILE_NAME}).to_string();
     let output = std::process::Command::new(python)
         .arg(&script)

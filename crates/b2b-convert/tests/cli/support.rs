@@ -51,7 +51,10 @@ impl TestTenant {
 
     /// A tenant from JSON text.
     pub fn from_json(json: &str, overrides: SimulationOverrides) -> Self {
-        Self::start(Tenant::from_json(json, "test tenant").expect("test tenant"), overrides)
+        Self::start(
+            Tenant::from_json(json, "test tenant").expect("test tenant"),
+            overrides,
+        )
     }
 
     fn start(tenant: Tenant, overrides: SimulationOverrides) -> Self {
@@ -113,11 +116,6 @@ impl TestTenant {
         self.emulator.as_ref().expect("running").state()
     }
 
-    /// A user from the state, by id.
-    pub fn user(&self, id: &str) -> Value {
-        find_user(&self.state(), id)
-    }
-
     /// Accepts the invitation of `user_id` as the partner would: the emailed link's page,
     /// then its Accept button.
     pub fn redeem(&self, user_id: &str) {
@@ -132,10 +130,18 @@ impl TestTenant {
             .expect("an invitation for the user")
             .to_owned();
         self.runtime.block_on(async {
-            let http = reqwest::Client::builder().no_proxy().build().expect("client");
+            let http = reqwest::Client::builder()
+                .no_proxy()
+                .build()
+                .expect("client");
             let page = http.get(&url).send().await.expect("page");
             assert_eq!(page.status(), 200);
-            let done = http.post(&url).form(&[("accept", "1")]).send().await.expect("accept");
+            let done = http
+                .post(&url)
+                .form(&[("accept", "1")])
+                .send()
+                .await
+                .expect("accept");
             assert_eq!(done.status(), 200);
         });
     }

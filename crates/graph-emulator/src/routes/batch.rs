@@ -232,7 +232,7 @@ pub async fn handle(
     ctx: Ctx,
     body: axum::body::Bytes,
 ) -> Response {
-    let items = match parse(&body) {
+    let items = match super::require_json_body(&ctx.headers, &body).and_then(|()| parse(&body)) {
         Ok(items) => items,
         Err(e) => return ctx.finish(Err(e)),
     };
@@ -328,10 +328,13 @@ async fn dispatch(
             continue;
         }
         if let Ok(v) = value.to_str() {
-            let key = if name == axum::http::header::CONTENT_TYPE {
-                "Content-Type".to_owned()
-            } else {
-                name.to_string()
+            // Graph spells the standard headers in title case inside batch responses.
+            let key = match name.as_str() {
+                "content-type" => "Content-Type".to_owned(),
+                "retry-after" => "Retry-After".to_owned(),
+                "location" => "Location".to_owned(),
+                "cache-control" => "Cache-Control".to_owned(),
+                other => other.to_owned(),
             };
             headers.insert(key, json!(v));
         }

@@ -219,8 +219,14 @@ fn unauthorized(ctx: &Ctx) -> GraphError {
 }
 
 fn invite(app: &AppState, ctx: &Ctx, body: &[u8]) -> Result<Response, GraphError> {
-    let req = parse(body)?;
-    let permissions: &[&'static str] = if req.target.is_some() {
+    super::require_json_body(&ctx.headers, body)?;
+    // Rights are checked before the body's details: only whether it targets an existing
+    // user (or resets redemption) decides which permission is needed.
+    let raw: Value =
+        serde_json::from_slice(body).map_err(|_| bad("The request body is not valid JSON."))?;
+    let targets_user = raw.get("invitedUser").is_some_and(|v| !v.is_null())
+        || raw.get("resetRedemption") == Some(&Value::Bool(true));
+    let permissions: &[&'static str] = if targets_user {
         &["User.ReadWrite.All", "Directory.ReadWrite.All"]
     } else {
         &[
@@ -230,6 +236,7 @@ fn invite(app: &AppState, ctx: &Ctx, body: &[u8]) -> Result<Response, GraphError
         ]
     };
     ctx.require(permissions).map_err(|_| unauthorized(ctx))?;
+    let req = parse(body)?;
 
     let mut dir = app.dir.write();
     if app
@@ -293,6 +300,7 @@ fn invite(app: &AppState, ctx: &Ctx, body: &[u8]) -> Result<Response, GraphError
         reset_redemption: req.reset,
         created_date_time: now.clone(),
         token,
+        redirect_url: req.redirect.clone(),
     });
     if req.send {
         let org = organisation(&dir);

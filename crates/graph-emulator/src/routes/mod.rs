@@ -6,6 +6,12 @@
 //! gate (only `/v1.0`) → handlers. `$batch` items run through a second copy of the `/v1.0`
 //! routes wrapped in gate and log, so every item is authenticated, throttled and logged on
 //! its own.
+//!
+//! Shared rules (stricter where Graph's behaviour is undocumented): a write request with a body
+//! needs `Content-Type` (400 `BadRequest` "Write requests (excluding DELETE) must contain the
+//! Content-Type header declaration.") and it must be JSON (else 415); an unknown `/v1.0`
+//! segment is 400 `BadRequest` "Resource not found for the segment '…'."; a known route with
+//! the wrong method is 405; a path outside `/v1.0` is 400 "Invalid version: …".
 
 pub mod admin;
 pub mod batch;
@@ -183,6 +189,31 @@ impl Ctx {
     }
 }
 
+/// Graph's rule for write requests with a body: a `Content-Type` header is required
+/// (400 `BadRequest`), and it must be JSON (415, stricter: Graph's answer for other types is
+/// undocumented).
+pub fn require_json_body(headers: &HeaderMap, body: &[u8]) -> Result<(), GraphError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(());
+    }
+    match headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    {
+        None => Err(GraphError::new(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "Write requests (excluding DELETE) must contain the Content-Type header declaration.",
+        )),
+        Some(t) if t.to_ascii_lowercase().starts_with("application/json") => Ok(()),
+        Some(t) => Err(GraphError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UnsupportedMediaType",
+            format!("Content type '{t}' is not supported; send application/json."),
+        )),
+    }
+}
+
 /// A JSON response.
 pub fn json(status: StatusCode, value: Value) -> Response {
     (status, axum::Json(value)).into_response()
@@ -191,7 +222,19 @@ pub fn json(status: StatusCode, value: Value) -> Response {
 async fn request_ids(mut request: Request, next: Next) -> Response {
     let ids = RequestIds::from_headers(request.headers());
     request.extensions_mut().insert(ids.clone());
-    let mut response = next.run(request).await;
+    // Graph finishes a request whose client went away (a killed process, a dropped
+    // connection). hyper drops the service future when the connection closes, so the
+    // request runs on its own task: its change and its request-log entry land either way,
+    // which is what a crash-recovery test must see.
+    let mut response = match tokio::spawn(next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => GraphError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "generalException",
+            "The emulator failed while handling the request.",
+        )
+        .into_response_with(&ids),
+    };
     ids.stamp(response.headers_mut());
     response
 }
@@ -199,7 +242,7 @@ async fn request_ids(mut request: Request, next: Next) -> Response {
 async fn request_log(State(app): State<AppState>, mut request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
     let batch = request.extensions().get::<BatchItem>().is_some();
-    if !batch && !(path == "/v1.0" || path.starts_with("/v1.0/")) {
+    if !(batch || path == "/v1.0" || path.starts_with("/v1.0/")) {
         return next.run(request).await;
     }
     let slot = LogSlot::default();
@@ -237,20 +280,57 @@ async fn request_log(State(app): State<AppState>, mut request: Request, next: Ne
     response
 }
 
+/// Graph names the first segment it can't resolve: an unknown entity set, or the unknown
+/// part below a known one.
 async fn unknown_segment(ctx: Ctx, request: Request) -> Response {
-    let segment = request
+    const SETS: &[&str] = &[
+        "users",
+        "groups",
+        "contacts",
+        "directoryRoles",
+        "domains",
+        "invitations",
+        "$batch",
+    ];
+    let segments: Vec<&str> = request
         .uri()
         .path()
         .split('/')
         .filter(|s| !s.is_empty())
-        .find(|s| *s != "v1.0")
-        .unwrap_or("")
-        .to_owned();
+        .collect();
+    let segment = match segments.as_slice() {
+        [first, .., last] if SETS.iter().any(|s| s.eq_ignore_ascii_case(first)) => last,
+        [first, ..] => first,
+        [] => "",
+    }
+    .to_owned();
     ctx.finish(Err(GraphError::new(
         StatusCode::BAD_REQUEST,
         "BadRequest",
         format!("Resource not found for the segment '{segment}'."),
     )))
+}
+
+/// Anything outside the served routes: Graph answers an unknown version segment with 400.
+async fn unknown_version(request: Request) -> Response {
+    let ids = request
+        .extensions()
+        .get::<RequestIds>()
+        .cloned()
+        .unwrap_or_else(|| RequestIds::from_headers(request.headers()));
+    let segment = request
+        .uri()
+        .path()
+        .split('/')
+        .find(|s| !s.is_empty())
+        .unwrap_or("")
+        .to_owned();
+    GraphError::new(
+        StatusCode::BAD_REQUEST,
+        "BadRequest",
+        format!("Invalid version: {segment}"),
+    )
+    .into_response_with(&ids)
 }
 
 async fn method_not_allowed(ctx: Ctx) -> Response {
@@ -266,6 +346,7 @@ fn api_routes(app: &AppState) -> Router {
     Router::new()
         .route("/users", get(users::list))
         .route("/users/$count", get(users::count))
+        .route("/users/%24count", get(users::count))
         .route("/users/{id}", get(users::get_one).patch(users::patch))
         .route(
             "/users/{id}/transitiveMemberOf/microsoft.graph.directoryRole",
@@ -295,6 +376,7 @@ pub fn router(app: AppState, gate_state: Gate, simulation: Arc<SimulationState>)
         .layer(from_fn_with_state(app.clone(), request_log));
     let batch_routes = Router::new()
         .route("/$batch", post(batch::handle))
+        .route("/%24batch", post(batch::handle))
         .with_state(batch::BatchState { api: batch_api });
     let v1 = api_routes(&app)
         .merge(batch_routes)
@@ -307,6 +389,7 @@ pub fn router(app: AppState, gate_state: Gate, simulation: Arc<SimulationState>)
         .with_state(app.clone());
     own.merge(tokens.router())
         .nest("/v1.0", v1)
+        .fallback(unknown_version)
         .layer(from_fn_with_state(simulation, simulate))
         .layer(from_fn_with_state(app, request_log))
         .layer(from_fn(request_ids))

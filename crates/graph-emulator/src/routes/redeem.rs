@@ -90,6 +90,7 @@ pub async fn accept(State(app): State<AppState>, Path(token): Path<String>) -> R
     dir.invitations[pos].status = "Completed".into();
     let user_id = dir.invitations[pos].user_id.clone();
     let address = dir.invitations[pos].invited_user_email_address.clone();
+    let redirect = dir.invitations[pos].redirect_url.clone();
     let org = organisation(&dir);
     let Some(index) = dir.find_user(&user_id) else {
         return not_found();
@@ -114,7 +115,9 @@ pub async fn accept(State(app): State<AppState>, Path(token): Path<String>) -> R
     }
     let name = text(user, "displayName").unwrap_or_default().to_owned();
     let body = format!(
-        "<h1 id=\"done\">You're all set</h1><p>{name} ({addr}) can now use the apps of <strong>{org}</strong>.</p>",
+        "<h1 id=\"done\">You're all set</h1><p>{name} ({addr}) can now use the apps of <strong>{org}</strong>.</p>\
+         <p><a id=\"continue\" href=\"{redirect}\">Continue</a></p>",
+        redirect = escape(&redirect),
         name = escape(&name),
         addr = escape(&address),
         org = escape(&org),

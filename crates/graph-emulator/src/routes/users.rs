@@ -311,6 +311,7 @@ pub async fn patch(
 }
 
 fn patch_user(app: &AppState, ctx: &Ctx, key: &str, body: &[u8]) -> Result<Response, GraphError> {
+    super::require_json_body(&ctx.headers, body)?;
     let value: Value = serde_json::from_slice(body).map_err(|_| {
         GraphError::bad_request("Invalid request body: the body must be a JSON object.")
     })?;
@@ -336,9 +337,6 @@ fn patch_user(app: &AppState, ctx: &Ctx, key: &str, body: &[u8]) -> Result<Respo
             _ => invalid_value(&top),
         });
     }
-    if changes.is_empty() {
-        // Graph accepts an empty PATCH as a no-op.
-    }
     if let Some(read_only) = changes.keys().find(|k| READ_ONLY.contains(&k.as_str())) {
         return Err(GraphError::bad_request(format!(
             "Property '{read_only}' is read-only and cannot be set."
@@ -347,28 +345,32 @@ fn patch_user(app: &AppState, ctx: &Ctx, key: &str, body: &[u8]) -> Result<Respo
 
     // Permissions: every property must be covered; log the permissions used.
     let mut used: Vec<&'static str> = Vec::new();
+    let general = ctx.principal.require_any(GENERAL_WRITE).ok();
     for property in changes.keys() {
-        let allowed = write_permissions(property);
-        let p = ctx.principal.require_any(&allowed)?;
+        let p = if property == "accountEnabled" {
+            // Its least permission is a pair: User.EnableDisableAccount.All + User.Read.All.
+            let pair = ctx
+                .principal
+                .roles
+                .contains("User.EnableDisableAccount.All")
+                && ctx.principal.roles.contains("User.Read.All");
+            if pair {
+                "User.EnableDisableAccount.All"
+            } else {
+                general.ok_or_else(GraphError::denied)?
+            }
+        } else {
+            ctx.principal.require_any(&write_permissions(property))?
+        };
         if !used.contains(&p) {
             used.push(p);
         }
     }
-    if changes.contains_key("accountEnabled") && !used.iter().any(|p| GENERAL_WRITE.contains(p)) {
-        // The least permission for accountEnabled is a pair.
-        let pair = ctx
-            .principal
-            .require_any(&["User.EnableDisableAccount.All"])
-            .is_ok()
-            && ctx.principal.require_any(&["User.Read.All"]).is_ok();
-        if !pair {
-            return Err(GraphError::denied());
-        }
-        used.push("User.EnableDisableAccount.All");
+    if changes.is_empty() {
+        // An empty PATCH is a no-op, but still needs write rights.
+        used.push(general.ok_or_else(GraphError::denied)?);
     }
-    if !used.is_empty() {
-        ctx.permission(&used.join(" + "));
-    }
+    ctx.permission(&used.join(" + "));
 
     let mut dir = app.dir.write();
     let index = dir
@@ -412,34 +414,48 @@ fn patch_user(app: &AppState, ctx: &Ctx, key: &str, body: &[u8]) -> Result<Respo
     validate_values(&dir, &changes, user, &user_id)?;
 
     let verified = dir.verified_domains.clone();
-    let user = &mut dir.users[index];
-    let mailbox = has_mailbox(user);
-    for (property, value) in changes {
-        match property.as_str() {
-            "mail" => {
-                let new_mail = value.as_str().unwrap_or_default().to_owned();
-                let current: Vec<String> =
-                    strings(user, "proxyAddresses").map(str::to_owned).collect();
-                let rewritten =
-                    directory::rewrite_proxy_addresses(&current, &new_mail, &verified, mailbox);
-                user.insert("proxyAddresses".into(), json!(rewritten));
-                user.insert("mail".into(), Value::String(new_mail));
-            }
-            "passwordProfile" => {
-                let mut profile = value.as_object().cloned().unwrap_or_default();
-                // Graph never stores or returns the password itself.
-                profile.insert("password".into(), Value::Null);
-                user.insert("passwordProfile".into(), Value::Object(profile));
-                user.insert(
-                    "lastPasswordChangeDateTime".into(),
-                    Value::String(directory::now()),
-                );
-            }
-            _ => {
-                user.insert(property, value);
+    let mailbox = has_mailbox(&dir.users[index]);
+    dir.update_user(index, |user| {
+        for (property, value) in changes {
+            match property.as_str() {
+                "mail" => {
+                    let new_mail = value.as_str().unwrap_or_default().to_owned();
+                    let current: Vec<String> =
+                        strings(user, "proxyAddresses").map(str::to_owned).collect();
+                    let rewritten =
+                        directory::rewrite_proxy_addresses(&current, &new_mail, &verified, mailbox);
+                    user.insert("proxyAddresses".into(), json!(rewritten));
+                    user.insert("mail".into(), Value::String(new_mail));
+                }
+                "passwordProfile" => {
+                    let mut profile = value.as_object().cloned().unwrap_or_default();
+                    // Graph never stores or returns the password itself.
+                    profile.insert("password".into(), Value::Null);
+                    user.insert("passwordProfile".into(), Value::Object(profile));
+                    user.insert(
+                        "lastPasswordChangeDateTime".into(),
+                        Value::String(directory::now()),
+                    );
+                }
+                "userPrincipalName" => {
+                    // The sign-in identity follows the UPN, as in Entra.
+                    if let Some(Value::Array(ids)) = user.get_mut("identities") {
+                        for identity in ids.iter_mut() {
+                            if identity.get("signInType").and_then(Value::as_str)
+                                == Some("userPrincipalName")
+                            {
+                                identity["issuerAssignedId"] = value.clone();
+                            }
+                        }
+                    }
+                    user.insert(property, value);
+                }
+                _ => {
+                    user.insert(property, value);
+                }
             }
         }
-    }
+    });
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -478,15 +494,13 @@ fn validate_values(
             return Err(invalid_value("otherMails"));
         }
     }
-    if let Some(value) = changes.get("userType") {
-        if !matches!(value.as_str(), Some("Member" | "Guest")) {
-            return Err(invalid_value("userType"));
-        }
+    if let Some(value) = changes.get("userType")
+        && !matches!(value.as_str(), Some("Member" | "Guest"))
+    {
+        return Err(invalid_value("userType"));
     }
-    if let Some(value) = changes.get("accountEnabled") {
-        if value.is_null() {
-            return Err(invalid_value("accountEnabled"));
-        }
+    if changes.get("accountEnabled").is_some_and(Value::is_null) {
+        return Err(invalid_value("accountEnabled"));
     }
     if let Some(value) = changes.get("userPrincipalName") {
         let upn = value.as_str().unwrap_or_default();

@@ -1,6 +1,6 @@
 //! The emulator driven by software we didn't write: Microsoft's Python SDK
-//! (azure-identity and msgraph-sdk) over `--tls`, and the invitation redemption page in headless Chromium
-//! (Selenium + Debian's chromedriver).
+//! (azure-identity and msgraph-sdk) over `--tls`, and the invitation redemption page in
+//! headless Chromium (Selenium + Debian's chromedriver).
 //!
 //! Both need `B2B_TEST_PYTHON` (a virtualenv's python with `msgraph-sdk azure-identity
 //! selenium`). Without it they print that they were skipped, unless

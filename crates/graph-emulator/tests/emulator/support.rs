@@ -2,7 +2,7 @@
 //! token from its real token endpoint with a client secret, send raw Graph requests, read
 //! `/_emulator/state`.
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 
 use graph_emulator::{EmulatorConfig, RunningEmulator, Tenant, start};
 use reqwest::StatusCode;

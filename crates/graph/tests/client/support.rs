@@ -19,6 +19,7 @@ pub fn options() -> ClientOptions {
     ClientOptions {
         retry: RetryPolicy {
             max_attempts: 4,
+            max_throttled_attempts: 4,
             base_delay: Duration::from_millis(500),
             max_delay: Duration::from_secs(8),
             max_total_delay: Duration::from_secs(60),
