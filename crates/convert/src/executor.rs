@@ -421,6 +421,15 @@ async fn reconcile(
     Ok(done)
 }
 
+/// What a successful step records besides its status.
+#[derive(Default)]
+struct Recorded {
+    /// Step-specific detail (invitation id, state read back).
+    detail: Option<serde_json::Value>,
+    /// For an invitation: `Some(redeem URL kept)`, written with the outcome.
+    invitation: Option<Option<String>>,
+}
+
 /// Journals one step around a Graph call.
 async fn journaled<T>(
     shared: &Shared<'_>,
@@ -429,8 +438,7 @@ async fn journaled<T>(
     kind: StepKind,
     request: serde_json::Value,
     call: impl Future<Output = Result<T, GraphError>>,
-    detail: impl FnOnce(&T) -> Option<serde_json::Value>,
-    redeem_url: impl FnOnce(&T) -> Option<Option<String>>,
+    record: impl FnOnce(&T) -> Recorded,
 ) -> Result<Result<T, GraphError>, ExecuteError> {
     let step = shared
         .journal
@@ -438,15 +446,15 @@ async fn journaled<T>(
     shared.halt_check(HaltPoint::AfterIntent).await;
     let answer = call.await;
     shared.halt_check(HaltPoint::AfterResponse).await;
-    // `Some(url)` when the step was an invitation that succeeded.
     let mut invitation: Option<Option<String>> = None;
     let (result, outcome) = match &answer {
         Ok(value) => {
-            invitation = redeem_url(value);
+            let recorded = record(value);
+            invitation = recorded.invitation;
             (
                 StepResult::Ok,
                 StepOutcome {
-                    detail: detail(value),
+                    detail: recorded.detail,
                     ..Default::default()
                 },
             )
@@ -487,8 +495,7 @@ async fn revoke(
         StepKind::RevokeSessions,
         json!({"method": "POST", "path": format!("/users/{user_id}/revokeSignInSessions")}),
         shared.client.revoke_sign_in_sessions(user_id),
-        |_| None,
-        |_| None,
+        |_| Recorded::default(),
     )
     .await?;
     Ok(answer.map_err(StepFailure::Graph))
@@ -511,8 +518,7 @@ async fn update_mail(
         StepKind::UpdateMail,
         json!({"method": "PATCH", "path": format!("/users/{user_id}"), "mail": to}),
         shared.client.update_user(user_id, &update),
-        |_| None,
-        |_| None,
+        |_| Recorded::default(),
     )
     .await?;
     Ok(answer.map_err(StepFailure::Graph))
@@ -570,8 +576,10 @@ async fn invite(
             "inviteRedirectUrl": settings.redirect_url,
         }),
         shared.client.invite_existing_user(user_id, &request),
-        |invitation| Some(json!({"invitationId": invitation.id, "status": invitation.status})),
-        |invitation| Some(kept_redeem_url(settings, invitation)),
+        |invitation| Recorded {
+            detail: Some(json!({"invitationId": invitation.id, "status": invitation.status})),
+            invitation: Some(kept_redeem_url(settings, invitation)),
+        },
     )
     .await?;
     match answer {
@@ -622,17 +630,17 @@ async fn verify(
                     "externalUserStateChangeDateTime",
                 ],
             ),
-            |user| {
-                user.as_ref().map(|u| {
+            |user| Recorded {
+                detail: user.as_ref().map(|u| {
                     json!({
                         "mail": u.mail,
                         "externalUserState": u.external_user_state,
                         "userType": u.user_type,
                         "userPrincipalName": u.user_principal_name,
                     })
-                })
+                }),
+                invitation: None,
             },
-            |_| None,
         )
         .await?;
         let user = match answer {
@@ -713,8 +721,10 @@ pub async fn reinvite(
             "sendInvitationMessage": settings.send_email,
         }),
         client.invite_existing_user(user_id, &request),
-        |invitation| Some(json!({"invitationId": invitation.id, "status": invitation.status})),
-        |invitation| Some(kept_redeem_url(settings, invitation)),
+        |invitation| Recorded {
+            detail: Some(json!({"invitationId": invitation.id, "status": invitation.status})),
+            invitation: Some(kept_redeem_url(settings, invitation)),
+        },
     )
     .await?;
     Ok(answer.map(|invitation| kept_redeem_url(settings, &invitation)))

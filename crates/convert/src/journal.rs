@@ -1094,8 +1094,24 @@ mod tests {
                     request_id: Some("r-1".into()),
                     ..Default::default()
                 },
+                Some(&Invited {
+                    run_id: &run.id,
+                    entry: &plan.entries[0],
+                    user_id: "id-2",
+                    redeem_url: None,
+                }),
             )
             .unwrap();
+        let invitations = journal.invitations().unwrap();
+        assert_eq!(
+            invitations.len(),
+            1,
+            "written with the outcome, in one transaction"
+        );
+        assert_eq!(
+            invitations[0].invited_at.to_string(),
+            "2026-11-24T10:00:05Z"
+        );
         let dangling = journal
             .record_intent(&run.id, 2, "id-2", StepKind::Verify, &serde_json::json!({}))
             .unwrap();
@@ -1144,10 +1160,16 @@ mod tests {
     fn invitations_track_reinvites_and_state_changes() {
         let (_dir, journal, clock) = journal();
         let e = entry(2, Decision::Convert);
-        journal.record_invitation("run", &e, "id-2", None).unwrap();
+        let invited = |redeem_url| Invited {
+            run_id: "run",
+            entry: &e,
+            user_id: "id-2",
+            redeem_url,
+        };
+        journal.record_invitation(&invited(None)).unwrap();
         clock.set("2026-11-25T10:00:00Z".parse().unwrap());
         journal
-            .record_invitation("run", &e, "id-2", Some("http://127.0.0.1/redeem/x"))
+            .record_invitation(&invited(Some("http://127.0.0.1/redeem/x")))
             .unwrap();
         let invitations = journal.invitations().unwrap();
         assert_eq!(invitations[0].invite_count, 2);

@@ -734,11 +734,6 @@ fn convert_notes(user: &UserFacts) -> Vec<String> {
                 .into(),
         );
     }
-    if user.user_type.as_deref() == Some("Member") {
-        notes.push(
-            "userType stays Member, so billing does not switch to MAU; set userType to Guest for that.".into(),
-        );
-    }
     notes
 }
 

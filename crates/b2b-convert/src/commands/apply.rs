@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use b2b_convert_core::clock::SystemClock;
-use b2b_convert_core::executor::{self, ExecEvent, Execution, ExecutorOptions, HaltAt};
+use b2b_convert_core::executor::{
+    self, EntryResult, ExecEvent, Execution, ExecutorOptions, HaltAt,
+};
 use b2b_convert_core::input::{self, Input};
 use b2b_convert_core::journal::{EntryOutcome, Journal, NewRun, RunRecord};
 use b2b_convert_core::plan::Decision;
@@ -245,6 +247,25 @@ fn report_execution(
             ExitCode::SUCCESS
         },
     )
+}
+
+/// The per-user results as a table: outcome, error, or the link to deliver.
+pub fn results_table(results: &[EntryResult]) -> comfy_table::Table {
+    let mut table = output::table(&["Row", "User", "External email", "Result"]);
+    for r in results {
+        let result = match (&r.error, &r.redeem_url) {
+            (Some(error), _) => format!("{}: {error}", outcome_name(r.outcome)),
+            (None, Some(url)) => format!("{} — deliver this link: {url}", outcome_name(r.outcome)),
+            (None, None) => outcome_name(r.outcome).to_owned(),
+        };
+        table.add_row(vec![
+            r.row.to_string(),
+            r.display_name.clone().unwrap_or_else(|| r.user_id.clone()),
+            r.external_email.clone(),
+            result,
+        ]);
+    }
+    table
 }
 
 /// The outcome's name in every output.

@@ -110,19 +110,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         &plan,
     )?;
     let execution = execute_run(&connection, &journal, &run, &ExecutorOptions::default()).await?;
-    let mut table = output::table(&["Row", "User", "External email", "Result"]);
-    for r in &execution.results {
-        table.add_row(vec![
-            r.row.to_string(),
-            r.display_name.clone().unwrap_or_default(),
-            r.external_email.clone(),
-            match &r.error {
-                Some(error) => format!("failed: {error}"),
-                None => super::apply::outcome_name(r.outcome).to_owned(),
-            },
-        ]);
-    }
-    output::write_line(table)?;
+    output::write_line(super::apply::results_table(&execution.results))?;
 
     output::write_line(format!(
         "\n== 3. {PARTNERS_WHO_ACCEPT} partners open the emailed link and press Accept =="
@@ -151,9 +139,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         "\n{}. Same object ids, UPNs and group memberships; the partners now sign in with their own identity.",
         summary(&plan)
     ))?;
-    output::write_line(format!(
-        "Try it yourself: b2b-convert emulator --listen 127.0.0.1:8080, then plan/apply with --graph-url/--authority-url http://127.0.0.1:8080 (README)."
-    ))?;
+    output::write_line(
+        "Try it yourself: `b2b-convert emulator --listen 127.0.0.1:8080`, then plan/apply with \
+         --graph-url/--authority-url http://127.0.0.1:8080 (README, \"The emulator\").",
+    )?;
 
     if args.keep_running {
         eprintln!("\nThe demo emulator keeps running at {root} — Ctrl-C stops it.");

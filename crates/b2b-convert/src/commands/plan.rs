@@ -176,6 +176,12 @@ pub fn render_plan(plan: &Plan, format: OutputFormat) -> anyhow::Result<()> {
             }
             output::write_line(table)?;
             output::write_line(summary(plan))?;
+            if plan.entries.iter().any(|e| e.decision == Decision::Convert) {
+                output::write_line(
+                    "Converted users keep their object id, UPN, groups, app assignments and userType \
+                     (Member: billing does not switch to MAU).",
+                )?;
+            }
         }
     }
     Ok(())

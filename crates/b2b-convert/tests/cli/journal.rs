@@ -21,7 +21,7 @@ fn big_user_id(i: usize) -> String {
 /// Every 10th user is synced with onPremisesUserPrincipalName, every 10th+5 disabled:
 /// 400 eligible, 100 not.
 fn eligible(i: usize) -> bool {
-    i % 10 != 0 && i % 10 != 5
+    !i.is_multiple_of(10) && i % 10 != 5
 }
 
 fn big_tenant() -> (String, String) {

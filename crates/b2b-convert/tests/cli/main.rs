@@ -2,6 +2,10 @@
 //! against an emulator started in-process on 127.0.0.1:0, and checks what it printed
 //! and what the tenant looks like afterwards.
 
+// Fixture helpers outside #[test] functions aren't covered by allow-unwrap-in-tests; a
+// failed fixture should fail the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 mod apply;

@@ -63,13 +63,9 @@ fn refresh_reports_accepted_users_with_their_times() {
         assert_eq!(changed, graph);
         assert!(rows[index]["pendingDays"].is_null());
     }
-    for index in 2..6 {
-        assert_eq!(
-            rows[index]["state"], "PendingAcceptance",
-            "{:#}",
-            rows[index]
-        );
-        assert!(rows[index]["pendingDays"].as_f64().is_some_and(|d| d < 1.0));
+    for row in &rows[2..6] {
+        assert_eq!(row["state"], "PendingAcceptance", "{row:#}");
+        assert!(row["pendingDays"].as_f64().is_some_and(|d| d < 1.0));
     }
 
     let table = tenant

@@ -126,7 +126,7 @@ impl TestTenant {
             .flatten()
             .filter(|i| i["userId"] == user_id)
             .filter_map(|i| i["inviteRedeemUrl"].as_str())
-            .last()
+            .next_back()
             .expect("an invitation for the user")
             .to_owned();
         self.runtime.block_on(async {
