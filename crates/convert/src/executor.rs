@@ -174,15 +174,7 @@ pub async fn execute(
         .into_iter()
         .filter(|e| e.plan.decision == Decision::Convert && e.outcome.is_none())
         .collect();
-    let shared = Shared {
-        client,
-        journal,
-        run,
-        options,
-        stop: AtomicBool::new(false),
-        stop_reason: std::sync::Mutex::new(None),
-        halt_counters: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
-    };
+    let shared = Shared::new(client, journal, run, options);
     let shared = &shared;
     let outcomes: Vec<Result<Option<EntryResult>, ExecuteError>> = stream::iter(pending)
         .map(|entry| async move {
@@ -214,7 +206,24 @@ pub async fn execute(
     Ok(execution)
 }
 
-impl Shared<'_> {
+impl<'a> Shared<'a> {
+    fn new(
+        client: &'a GraphClient,
+        journal: &'a Journal,
+        run: &'a RunRecord,
+        options: &'a ExecutorOptions,
+    ) -> Self {
+        Shared {
+            client,
+            journal,
+            run,
+            options,
+            stop: AtomicBool::new(false),
+            stop_reason: std::sync::Mutex::new(None),
+            halt_counters: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
+        }
+    }
+
     async fn halt_check(&self, point: HaltPoint) {
         let Some(halt) = self.options.halt_at else {
             return;
@@ -561,12 +570,36 @@ async fn invite(
     user_id: &str,
     settings: &InvitationSettings,
 ) -> Result<Result<Option<String>, StepFailure>, ExecuteError> {
+    match send_invitation(shared, plan, user_id, settings, StepKind::Invite).await? {
+        Ok(url) => Ok(Ok(url)),
+        Err(error) => {
+            if matches!(error.status(), Some(401 | 403)) {
+                shared.stop_run(format!(
+                    "Graph refused an invitation with {error}. No further invitations are sent in this run: \
+                     fix the cause (app permissions, or ask Microsoft support to lift an anti-abuse block), \
+                     then run apply again to resume."
+                ));
+            }
+            Ok(Err(StepFailure::Graph(error)))
+        }
+    }
+}
+
+/// `POST /invitations` for an existing user, journaled as `kind`; the invitation record
+/// is written with the outcome. Returns the redeem URL when it is kept.
+async fn send_invitation(
+    shared: &Shared<'_>,
+    plan: &PlanEntry,
+    user_id: &str,
+    settings: &InvitationSettings,
+    kind: StepKind,
+) -> Result<Result<Option<String>, GraphError>, ExecuteError> {
     let request = invitation_request(&plan.external_email, settings);
     let answer = journaled(
         shared,
         plan,
         user_id,
-        StepKind::Invite,
+        kind,
         json!({
             "method": "POST",
             "path": "/invitations",
@@ -582,19 +615,7 @@ async fn invite(
         },
     )
     .await?;
-    match answer {
-        Ok(invitation) => Ok(Ok(kept_redeem_url(settings, &invitation))),
-        Err(error) => {
-            if matches!(error.status(), Some(401 | 403)) {
-                shared.stop_run(format!(
-                    "Graph refused an invitation with {error}. No further invitations are sent in this run: \
-                     fix the cause (app permissions, or ask Microsoft support to lift an anti-abuse block), \
-                     then run apply again to resume."
-                ));
-            }
-            Ok(Err(StepFailure::Graph(error)))
-        }
-    }
+    Ok(answer.map(|invitation| kept_redeem_url(settings, &invitation)))
 }
 
 /// A redeem URL is a bearer link to the account: it is kept (and printed) only when the
@@ -698,36 +719,8 @@ pub async fn reinvite(
         return Ok(Ok(None));
     };
     let options = ExecutorOptions::default();
-    let shared = Shared {
-        client,
-        journal,
-        run,
-        options: &options,
-        stop: AtomicBool::new(false),
-        stop_reason: std::sync::Mutex::new(None),
-        halt_counters: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
-    };
-    let request = invitation_request(&plan.external_email, settings);
-    let answer = journaled(
-        &shared,
-        plan,
-        user_id,
-        StepKind::Reinvite,
-        json!({
-            "method": "POST",
-            "path": "/invitations",
-            "invitedUserEmailAddress": plan.external_email,
-            "invitedUser": {"id": user_id},
-            "sendInvitationMessage": settings.send_email,
-        }),
-        client.invite_existing_user(user_id, &request),
-        |invitation| Recorded {
-            detail: Some(json!({"invitationId": invitation.id, "status": invitation.status})),
-            invitation: Some(kept_redeem_url(settings, invitation)),
-        },
-    )
-    .await?;
-    Ok(answer.map(|invitation| kept_redeem_url(settings, &invitation)))
+    let shared = Shared::new(client, journal, run, &options);
+    send_invitation(&shared, plan, user_id, settings, StepKind::Reinvite).await
 }
 
 /// The invitation settings of a planned entry (none unless it is a `convert`).

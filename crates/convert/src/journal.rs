@@ -468,6 +468,22 @@ impl Journal {
         self.clock.now().to_string()
     }
 
+    /// Every row of a query, mapped; the connection is released before decoding.
+    fn query_rows<T, P: rusqlite::Params>(
+        &self,
+        sql: &str,
+        params: P,
+        map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>, JournalError> {
+        let conn = self.conn()?;
+        let mut statement = conn.prepare(sql).map_err(|e| self.sql(e))?;
+        statement
+            .query_map(params, map)
+            .map_err(|e| self.sql(e))?
+            .collect::<Result<Vec<T>, _>>()
+            .map_err(|e| self.sql(e))
+    }
+
     /// The run still `applying`, if any (at most one: a new run abandons the old).
     pub fn unfinished_run(&self) -> Result<Option<RunRecord>, JournalError> {
         self.run_where("status = 'applying' ORDER BY id DESC LIMIT 1")
@@ -588,24 +604,18 @@ impl Journal {
 
     /// Every entry of a run, in input order.
     pub fn entries(&self, run_id: &str) -> Result<Vec<EntryRecord>, JournalError> {
-        let conn = self.conn()?;
-        let mut statement = conn
-            .prepare("SELECT plan, outcome, outcome_at, error FROM entries WHERE run_id = ?1 ORDER BY row")
-            .map_err(|e| self.sql(e))?;
-        let raw: Vec<RawEntry> = statement
-            .query_map([run_id], |r| {
+        let raw = self.query_rows(
+            "SELECT plan, outcome, outcome_at, error FROM entries WHERE run_id = ?1 ORDER BY row",
+            [run_id],
+            |r| {
                 Ok(RawEntry {
                     plan: r.get(0)?,
                     outcome: r.get(1)?,
                     outcome_at: r.get(2)?,
                     error: r.get(3)?,
                 })
-            })
-            .map_err(|e| self.sql(e))?
-            .collect::<Result<_, _>>()
-            .map_err(|e| self.sql(e))?;
-        drop(statement);
-        drop(conn);
+            },
+        )?;
         raw.into_iter()
             .map(|raw| {
                 Ok(EntryRecord {
@@ -686,16 +696,12 @@ impl Journal {
 
     /// The steps of a run (of one entry when `row` is given), oldest first.
     pub fn steps(&self, run_id: &str, row: Option<u64>) -> Result<Vec<StepRecord>, JournalError> {
-        let conn = self.conn()?;
-        let mut statement = conn
-            .prepare(
-                "SELECT id, run_id, row, user_id, kind, intent_at, request, outcome, outcome_at, http_status,
+        let raw = self.query_rows(
+            "SELECT id, run_id, row, user_id, kind, intent_at, request, outcome, outcome_at, http_status,
                         error_code, error_message, request_id, detail
                  FROM steps WHERE run_id = ?1 AND (?2 IS NULL OR row = ?2) ORDER BY id",
-            )
-            .map_err(|e| self.sql(e))?;
-        let raw: Vec<RawStep> = statement
-            .query_map(params![run_id, row], |r| {
+            params![run_id, row],
+            |r| {
                 Ok(RawStep {
                     id: r.get(0)?,
                     run_id: r.get(1)?,
@@ -712,12 +718,8 @@ impl Journal {
                     request_id: r.get(12)?,
                     detail: r.get(13)?,
                 })
-            })
-            .map_err(|e| self.sql(e))?
-            .collect::<Result<_, _>>()
-            .map_err(|e| self.sql(e))?;
-        drop(statement);
-        drop(conn);
+            },
+        )?;
         raw.into_iter().map(|s| self.decode_step(s)).collect()
     }
 
@@ -809,36 +811,24 @@ impl Journal {
 
     /// Every user this journal has invited, by invitation time.
     pub fn invitations(&self) -> Result<Vec<InvitationRecord>, JournalError> {
-        let conn = self.conn()?;
-        let mut statement = conn
-            .prepare(
-                "SELECT user_id, run_id, row, display_name, upn, external_email, invited_at, invite_count,
+        let raw = self.query_rows("SELECT user_id, run_id, row, display_name, upn, external_email, invited_at, invite_count,
                         redeem_url, state, state_changed_at, checked_at
-                 FROM invitations ORDER BY invited_at, user_id",
-            )
-            .map_err(|e| self.sql(e))?;
-        let raw: Vec<RawInvitation> = statement
-            .query_map([], |r| {
-                Ok(RawInvitation {
-                    user_id: r.get(0)?,
-                    run_id: r.get(1)?,
-                    row: r.get(2)?,
-                    display_name: r.get(3)?,
-                    upn: r.get(4)?,
-                    external_email: r.get(5)?,
-                    invited_at: r.get(6)?,
-                    invite_count: r.get(7)?,
-                    redeem_url: r.get(8)?,
-                    state: r.get(9)?,
-                    state_changed_at: r.get(10)?,
-                    checked_at: r.get(11)?,
-                })
+                 FROM invitations ORDER BY invited_at, user_id", [], |r| {
+            Ok(RawInvitation {
+                user_id: r.get(0)?,
+                run_id: r.get(1)?,
+                row: r.get(2)?,
+                display_name: r.get(3)?,
+                upn: r.get(4)?,
+                external_email: r.get(5)?,
+                invited_at: r.get(6)?,
+                invite_count: r.get(7)?,
+                redeem_url: r.get(8)?,
+                state: r.get(9)?,
+                state_changed_at: r.get(10)?,
+                checked_at: r.get(11)?,
             })
-            .map_err(|e| self.sql(e))?
-            .collect::<Result<_, _>>()
-            .map_err(|e| self.sql(e))?;
-        drop(statement);
-        drop(conn);
+        })?;
         raw.into_iter()
             .map(|r| {
                 Ok(InvitationRecord {

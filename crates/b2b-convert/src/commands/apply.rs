@@ -204,24 +204,8 @@ fn report_execution(
             }),
         )?,
         OutputFormat::Table => {
-            let mut table = output::table(&["Row", "User", "External email", "Result"]);
-            for r in &execution.results {
-                let result = match (&r.error, &r.redeem_url) {
-                    (Some(error), _) => format!("{}: {error}", outcome_name(r.outcome)),
-                    (None, Some(url)) => {
-                        format!("{} — deliver this link: {url}", outcome_name(r.outcome))
-                    }
-                    (None, None) => outcome_name(r.outcome).to_owned(),
-                };
-                table.add_row(vec![
-                    r.row.to_string(),
-                    r.display_name.clone().unwrap_or_else(|| r.user_id.clone()),
-                    r.external_email.clone(),
-                    result,
-                ]);
-            }
             if !execution.results.is_empty() {
-                output::write_line(table)?;
+                output::write_line(results_table(&execution.results))?;
             }
         }
     }

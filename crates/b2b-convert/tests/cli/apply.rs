@@ -19,18 +19,7 @@ const ELIGIBLE: &[(u32, &str)] = &[
 ];
 
 fn apply(tenant: &TestTenant) -> std::process::Output {
-    tenant.write("users.csv", DEMO_INPUT);
-    tenant
-        .cmd(&[
-            "apply",
-            "--input",
-            "users.csv",
-            "--yes",
-            "--journal",
-            "run.db",
-        ])
-        .output()
-        .expect("runs")
+    tenant.apply(DEMO_INPUT, &[])
 }
 
 #[test]

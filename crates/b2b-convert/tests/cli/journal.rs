@@ -131,17 +131,7 @@ fn killed_at_twenty_points_and_resumed_converts_everyone_exactly_once() {
         "most runs must be killed mid-flight, got {halted}"
     );
 
-    let last = tenant
-        .cmd(&[
-            "apply",
-            "--input",
-            "users.csv",
-            "--yes",
-            "--journal",
-            "run.db",
-        ])
-        .output()
-        .expect("runs");
+    let last = tenant.apply(&input, &[]);
     assert!(
         last.status.success(),
         "{}",
@@ -236,18 +226,7 @@ fn changed_input_is_refused_unless_new_run_and_no_secret_is_journaled() {
         block_invites_after: Some(1),
         ..Default::default()
     });
-    tenant.write("users.csv", DEMO_INPUT);
-    let first = tenant
-        .cmd(&[
-            "apply",
-            "--input",
-            "users.csv",
-            "--yes",
-            "--journal",
-            "run.db",
-        ])
-        .output()
-        .expect("runs");
+    let first = tenant.apply(DEMO_INPUT, &[]);
     assert_eq!(
         first.status.code(),
         Some(1),
@@ -255,21 +234,8 @@ fn changed_input_is_refused_unless_new_run_and_no_secret_is_journaled() {
         stderr(&first)
     );
 
-    tenant.write(
-        "users.csv",
-        &format!("{DEMO_INPUT}megan.bowen@contoso.com,megan2@northwind.com,,,,\n"),
-    );
-    let changed = tenant
-        .cmd(&[
-            "apply",
-            "--input",
-            "users.csv",
-            "--yes",
-            "--journal",
-            "run.db",
-        ])
-        .output()
-        .expect("runs");
+    let changed_input = format!("{DEMO_INPUT}megan.bowen@contoso.com,megan2@northwind.com,,,,\n");
+    let changed = tenant.apply(&changed_input, &[]);
     assert_eq!(changed.status.code(), Some(2));
     assert!(
         stderr(&changed).contains("has changed since"),
@@ -282,18 +248,7 @@ fn changed_input_is_refused_unless_new_run_and_no_secret_is_journaled() {
         stderr(&changed)
     );
 
-    let new_run = tenant
-        .cmd(&[
-            "apply",
-            "--input",
-            "users.csv",
-            "--yes",
-            "--journal",
-            "run.db",
-            "--new-run",
-        ])
-        .output()
-        .expect("runs");
+    let new_run = tenant.apply(&changed_input, &["--new-run"]);
     assert!(
         stderr(&new_run).contains("Abandoning unfinished run"),
         "{}",

@@ -21,18 +21,7 @@ fn hostile_demo() -> TestTenant {
 #[test]
 fn report_is_self_contained_escaped_and_works_in_a_browser() {
     let tenant = hostile_demo();
-    tenant.write("users.csv", DEMO_INPUT);
-    let apply = tenant
-        .cmd(&[
-            "apply",
-            "--input",
-            "users.csv",
-            "--yes",
-            "--journal",
-            "run.db",
-        ])
-        .output()
-        .expect("runs");
+    let apply = tenant.apply(DEMO_INPUT, &[]);
     assert!(apply.status.success(), "{}", stderr(&apply));
     let output = tenant
         .cmd(&["report", "--journal", "run.db", "--html", "report.html"])

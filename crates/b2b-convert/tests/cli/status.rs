@@ -8,18 +8,7 @@ use crate::support::{
 
 fn applied_demo() -> TestTenant {
     let tenant = TestTenant::demo();
-    tenant.write("users.csv", DEMO_INPUT);
-    let output = tenant
-        .cmd(&[
-            "apply",
-            "--input",
-            "users.csv",
-            "--yes",
-            "--journal",
-            "run.db",
-        ])
-        .output()
-        .expect("runs");
+    let output = tenant.apply(DEMO_INPUT, &[]);
     assert!(output.status.success(), "{}", stderr(&output));
     tenant
 }

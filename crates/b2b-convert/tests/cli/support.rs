@@ -104,6 +104,21 @@ impl TestTenant {
         cmd
     }
 
+    /// Writes `input` as users.csv and runs `apply --yes --journal run.db` plus `extra`.
+    pub fn apply(&self, input: &str, extra: &[&str]) -> std::process::Output {
+        self.write("users.csv", input);
+        let mut args = vec![
+            "apply",
+            "--input",
+            "users.csv",
+            "--yes",
+            "--journal",
+            "run.db",
+        ];
+        args.extend_from_slice(extra);
+        self.cmd(&args).output().expect("apply runs")
+    }
+
     /// Writes a file into the scratch folder.
     pub fn write(&self, name: &str, contents: &str) -> PathBuf {
         let path = self.dir.path().join(name);
