@@ -98,3 +98,42 @@ fn missing_credentials_are_named() {
         "the secret must never be printed: {err}"
     );
 }
+
+#[test]
+fn plain_http_is_refused_for_anything_but_loopback() {
+    let tenant = TestTenant::demo();
+    tenant.write(
+        "users.csv",
+        "user,externalEmail\na@contoso.com,b@fabrikam.com\n",
+    );
+    let output = tenant
+        .cmd(&[
+            "plan",
+            "--input",
+            "users.csv",
+            "--graph-url",
+            "http://10.0.0.1:8080",
+        ])
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(err.contains("--graph-url"), "{err}");
+    assert!(err.contains("loopback"), "{err}");
+}
+
+#[test]
+fn status_without_a_journal_says_so_and_creates_nothing() {
+    let tenant = TestTenant::demo();
+    let output = tenant
+        .cmd(&["status", "--journal", "missing.db"])
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("missing.db: no journal here"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!tenant.dir.path().join("missing.db").exists());
+}
