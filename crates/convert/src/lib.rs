@@ -5,7 +5,8 @@
 //! - [`facts`] reads what the planner needs from Microsoft Graph;
 //! - [`plan`] decides each row (pure: facts in, decisions out);
 //! - [`journal`] records every run, row and step in SQLite, so a crash loses nothing;
-//! - [`executor`] carries out the plan's actions through Graph, journaling each step.
+//! - [`executor`] carries out the plan's actions through Graph, journaling each step;
+//! - [`report`] renders a run as one self-contained HTML page.
 
 pub mod clock;
 pub mod email;
@@ -14,3 +15,4 @@ pub mod facts;
 pub mod input;
 pub mod journal;
 pub mod plan;
+pub mod report;

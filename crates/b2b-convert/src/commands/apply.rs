@@ -13,7 +13,7 @@ use b2b_convert_core::journal::{EntryOutcome, Journal, NewRun, RunRecord};
 use b2b_convert_core::plan::Decision;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::plan::{make_plan, plan_options, render_plan, summary};
+use super::plan::{make_plan, plan_options, plan_table, summary};
 use super::{command_line, confirm};
 use crate::cli::{ApplyArgs, OutputFormat};
 use crate::connection::{Connection, connect};
@@ -108,7 +108,13 @@ async fn prepare_run(
     }
 
     let plan = make_plan(connection, input, &args.planning).await?;
-    render_plan(&plan, OutputFormat::Table)?;
+    // The admin sees the plan before confirming; with --output json/csv stdout is for
+    // the results only, so the plan goes to stderr.
+    if args.output == OutputFormat::Table {
+        output::write_line(plan_table(&plan))?;
+    } else {
+        eprintln!("{}", plan_table(&plan));
+    }
     let to_convert = plan
         .entries
         .iter()

@@ -142,47 +142,50 @@ pub fn render_plan(plan: &Plan, format: OutputFormat) -> anyhow::Result<()> {
                 ]
             }),
         )?,
-        OutputFormat::Table => {
-            let mut table = output::table(&[
-                "Row",
-                "User",
-                "External email",
-                "Decision",
-                "Why / what happens",
-            ]);
-            for e in &plan.entries {
-                let who = match (&e.display_name, &e.user_principal_name) {
-                    (Some(name), Some(upn)) => format!("{name}\n{upn}"),
-                    _ => e.user.clone(),
-                };
-                let why = if e.decision == Decision::Convert {
-                    let mut lines = vec![describe_actions(&e.actions)];
-                    lines.extend(e.notes.iter().cloned());
-                    lines.join("\n")
-                } else {
-                    e.reasons
-                        .iter()
-                        .map(|r| format!("{}: {}", r.code.as_str(), r.message))
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                };
-                table.add_row(vec![
-                    e.row.to_string(),
-                    who,
-                    e.external_email.clone(),
-                    e.decision.as_str().to_owned(),
-                    why,
-                ]);
-            }
-            output::write_line(table)?;
-            output::write_line(summary(plan))?;
-            if plan.entries.iter().any(|e| e.decision == Decision::Convert) {
-                output::write_line(
-                    "Converted users keep their object id, UPN, groups, app assignments and userType \
-                     (Member: billing does not switch to MAU).",
-                )?;
-            }
-        }
+        OutputFormat::Table => output::write_line(plan_table(plan))?,
     }
     Ok(())
+}
+
+/// The plan as a table for people, with its summary lines.
+pub fn plan_table(plan: &Plan) -> String {
+    let mut table = output::table(&[
+        "Row",
+        "User",
+        "External email",
+        "Decision",
+        "Why / what happens",
+    ]);
+    for e in &plan.entries {
+        let who = match (&e.display_name, &e.user_principal_name) {
+            (Some(name), Some(upn)) => format!("{name}\n{upn}"),
+            _ => e.user.clone(),
+        };
+        let why = if e.decision == Decision::Convert {
+            let mut lines = vec![describe_actions(&e.actions)];
+            lines.extend(e.notes.iter().cloned());
+            lines.join("\n")
+        } else {
+            e.reasons
+                .iter()
+                .map(|r| format!("{}: {}", r.code.as_str(), r.message))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        table.add_row(vec![
+            e.row.to_string(),
+            who,
+            e.external_email.clone(),
+            e.decision.as_str().to_owned(),
+            why,
+        ]);
+    }
+    let mut text = format!("{table}\n{}", summary(plan));
+    if plan.entries.iter().any(|e| e.decision == Decision::Convert) {
+        text.push_str(
+            "\nConverted users keep their object id, UPN, groups, app assignments and userType \
+             (Member: billing does not switch to MAU).",
+        );
+    }
+    text
 }

@@ -147,3 +147,37 @@ fn anti_abuse_block_stops_the_run_and_leaves_the_rest_for_later() {
         "the breaker must stop sending: {refused} refused invitations"
     );
 }
+
+#[test]
+fn json_output_is_only_json_and_carries_the_links_to_deliver() {
+    let tenant = TestTenant::demo();
+    let output = tenant.apply(DEMO_INPUT, &["--output", "json"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report: Value =
+        serde_json::from_slice(&output.stdout).expect("stdout is one JSON document");
+    let results = report["results"].as_array().expect("results");
+    assert_eq!(results.len(), ELIGIBLE.len());
+    assert!(
+        results.iter().all(|r| r["outcome"] == "converted"),
+        "{report:#}"
+    );
+    let emily = results
+        .iter()
+        .find(|r| r["userId"] == demo_user(5).as_str())
+        .expect("Emily");
+    assert!(
+        emily["redeemUrl"]
+            .as_str()
+            .is_some_and(|u| u.contains("/redeem/")),
+        "{emily}"
+    );
+    let others_with_links = results.iter().filter(|r| !r["redeemUrl"].is_null()).count();
+    assert_eq!(
+        others_with_links, 1,
+        "links are kept only for invitations sent without email"
+    );
+    assert!(
+        stderr(&output).contains("24 rows: 6 to convert"),
+        "the plan went to stderr"
+    );
+}
