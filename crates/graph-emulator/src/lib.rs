@@ -123,6 +123,13 @@ impl RunningEmulator {
         self.ca_pem.as_deref()
     }
 
+    /// The token service, for tests that need a token the endpoint never issues (an
+    /// expired one, via `mint_expired_for_tests`).
+    #[doc(hidden)]
+    pub fn token_service(&self) -> &TokenService {
+        &self.app.tokens
+    }
+
     /// The admin document, the same as `GET /_emulator/state`.
     pub fn state(&self) -> serde_json::Value {
         self.app.state_document()

@@ -400,8 +400,22 @@ async fn graph_calls_need_a_valid_token_and_the_permission() {
         "{message}"
     );
 
-    // Expired tokens: `RunningEmulator` doesn't expose the token service, so that case is
-    // covered by token.rs's unit tests (`mint_expired_for_tests`).
+    // An expired token, correctly signed by this very emulator.
+    let expired = emu
+        .running
+        .token_service()
+        .mint_expired_for_tests(APP)
+        .unwrap();
+    let message = check_401(
+        emu.client
+            .get(&url)
+            .bearer_auth(&expired)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(message.contains("expired"), "{message}");
 
     // A valid token without the permission.
     let read_only = emu.token(READ_ONLY_APP, READ_ONLY_SECRET).await;
