@@ -242,10 +242,12 @@ impl<'a> Shared<'a> {
     }
 
     fn stop_run(&self, reason: String) {
-        self.stop.store(true, Ordering::SeqCst);
+        // The reason first: a worker that sees the flag without a reason takes it for a
+        // test halt and parks.
         if let Ok(mut slot) = self.stop_reason.lock() {
             slot.get_or_insert(reason);
         }
+        self.stop.store(true, Ordering::SeqCst);
     }
 }
 
