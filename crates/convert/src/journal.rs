@@ -775,14 +775,6 @@ impl Journal {
         Ok(())
     }
 
-    /// Records that a user was invited (first time or again) outside any step.
-    pub fn record_invitation(&self, invited: &Invited<'_>) -> Result<(), JournalError> {
-        let now = self.now();
-        let conn = self.conn()?;
-        upsert_invitation(&conn, &now, invited).map_err(|e| self.sql(e))?;
-        Ok(())
-    }
-
     /// Records the state read from Graph; returns whether it changed.
     pub fn record_state(
         &self,
@@ -1149,18 +1141,35 @@ mod tests {
     #[test]
     fn invitations_track_reinvites_and_state_changes() {
         let (_dir, journal, clock) = journal();
-        let e = entry(2, Decision::Convert);
-        let invited = |redeem_url| Invited {
-            run_id: "run",
-            entry: &e,
-            user_id: "id-2",
-            redeem_url,
+        let options = PlanOptions::new("t");
+        let plan = Plan {
+            entries: vec![entry(2, Decision::Convert)],
         };
-        journal.record_invitation(&invited(None)).unwrap();
-        clock.set("2026-11-25T10:00:00Z".parse().unwrap());
-        journal
-            .record_invitation(&invited(Some("http://127.0.0.1/redeem/x")))
-            .unwrap();
+        let run = journal.start_run(&new_run(&options, "a"), &plan).unwrap();
+        // An invitation and a reinvite, each recorded with its step's outcome.
+        for (kind, redeem_url) in [
+            (StepKind::Invite, None),
+            (StepKind::Reinvite, Some("http://127.0.0.1/redeem/x")),
+        ] {
+            let step = journal
+                .record_intent(&run.id, 2, "id-2", kind, &serde_json::json!({}))
+                .unwrap();
+            let invited = Invited {
+                run_id: &run.id,
+                entry: &plan.entries[0],
+                user_id: "id-2",
+                redeem_url,
+            };
+            journal
+                .record_outcome(
+                    step,
+                    StepResult::Ok,
+                    &StepOutcome::default(),
+                    Some(&invited),
+                )
+                .unwrap();
+            clock.set("2026-11-25T10:00:00Z".parse().unwrap());
+        }
         let invitations = journal.invitations().unwrap();
         assert_eq!(invitations[0].invite_count, 2);
         assert_eq!(
@@ -1168,6 +1177,10 @@ mod tests {
             "2026-11-25T10:00:00Z"
         );
         assert_eq!(invitations[0].state.as_deref(), Some("PendingAcceptance"));
+        assert_eq!(
+            invitations[0].redeem_url.as_deref(),
+            Some("http://127.0.0.1/redeem/x")
+        );
 
         let accepted_at: Timestamp = "2026-11-26T08:30:00Z".parse().unwrap();
         assert!(
