@@ -3,6 +3,9 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use anyhow::Context;
+use b2b_convert_core::input;
+use b2b_convert_core::plan::PlanOptions;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Convert internal Entra ID users to B2B collaboration users: check every account
@@ -101,6 +104,24 @@ pub struct PlanningArgs {
     /// Connection.
     #[command(flatten)]
     pub connection: ConnectionArgs,
+}
+
+impl PlanningArgs {
+    /// The planner's options these arguments ask for.
+    pub fn plan_options(&self, tenant_id: &str) -> anyhow::Result<PlanOptions> {
+        let mut options = PlanOptions::new(tenant_id);
+        options.allow_privileged = self.allow_privileged;
+        options.revoke_sessions = self.revoke_sessions;
+        options.default_send_email = !self.no_email;
+        options.never_send_email = self.no_email;
+        if let Some(url) = &self.redirect_url {
+            input::check_redirect_url(url)
+                .map_err(anyhow::Error::msg)
+                .context("--redirect-url")?;
+            options.default_redirect_url = url.clone();
+        }
+        Ok(options)
+    }
 }
 
 /// `plan`.

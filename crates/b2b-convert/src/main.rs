@@ -11,6 +11,9 @@ mod commands;
 mod connection;
 mod duration;
 mod output;
+mod progress;
+mod prompt;
+mod render;
 
 use std::process::ExitCode;
 

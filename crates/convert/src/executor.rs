@@ -12,7 +12,7 @@
 //! activity", which does not lift by itself) stops every further invitation of the run;
 //! the entries not reached stay unfinished so a later `apply` resumes them.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use b2b_graph::model::{
@@ -28,9 +28,11 @@ use crate::journal::{
     EntryOutcome, EntryRecord, Invited, Journal, JournalError, RunRecord, StepKind, StepOutcome,
     StepRecord, StepResult,
 };
-use crate::plan::{Action, Decision, InvitationSettings, PlanEntry};
+use crate::plan::{Action, InvitationSettings, PlanEntry};
+use crate::vocabulary::InvitationState;
 
-/// A point in a step where a test can stop the process (see [`HaltAt`]).
+/// A point in a step where a kill test can stop the process (the `testkit` feature;
+/// without it the executor never stops at one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HaltPoint {
     /// The intent is written; the request is not sent.
@@ -39,43 +41,6 @@ pub enum HaltPoint {
     AfterResponse,
     /// The outcome is written.
     AfterOutcome,
-}
-
-/// A test hook: at the `nth` (1-based) time any step reaches `point`, the executor prints
-/// `b2b-convert: halted at …` to stderr and stops making progress, so that a test can
-/// kill the process at an exact place. Set by the binary from a hidden environment
-/// variable; never used otherwise.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HaltAt {
-    /// Where.
-    pub point: HaltPoint,
-    /// The how-manieth time.
-    pub nth: u64,
-}
-
-impl std::str::FromStr for HaltAt {
-    type Err = String;
-
-    /// `after-intent:N`, `after-response:N` or `after-outcome:N`.
-    fn from_str(text: &str) -> Result<Self, String> {
-        let (point, nth) = text
-            .split_once(':')
-            .ok_or_else(|| format!("`{text}`: expected POINT:N"))?;
-        let point = match point {
-            "after-intent" => HaltPoint::AfterIntent,
-            "after-response" => HaltPoint::AfterResponse,
-            "after-outcome" => HaltPoint::AfterOutcome,
-            other => {
-                return Err(format!(
-                    "`{other}`: expected after-intent, after-response or after-outcome"
-                ));
-            }
-        };
-        let nth = nth
-            .parse()
-            .map_err(|_| format!("`{nth}` is not a number"))?;
-        Ok(HaltAt { point, nth })
-    }
 }
 
 /// How the executor runs.
@@ -88,8 +53,6 @@ pub struct ExecutorOptions {
     pub verify_attempts: u32,
     /// Pause between read-backs.
     pub verify_delay: Duration,
-    /// Test hook.
-    pub halt_at: Option<HaltAt>,
 }
 
 impl Default for ExecutorOptions {
@@ -98,7 +61,6 @@ impl Default for ExecutorOptions {
             concurrency: 8,
             verify_attempts: 4,
             verify_delay: Duration::from_secs(2),
-            halt_at: None,
         }
     }
 }
@@ -158,7 +120,8 @@ struct Shared<'a> {
     options: &'a ExecutorOptions,
     stop: AtomicBool,
     stop_reason: std::sync::Mutex<Option<String>>,
-    halt_counters: [AtomicU64; 3],
+    #[cfg(feature = "testkit")]
+    halt: crate::testkit::Halt,
 }
 
 /// Carries out (or resumes) every unfinished `convert` entry of `run`.
@@ -169,11 +132,7 @@ pub async fn execute(
     options: &ExecutorOptions,
     on_event: &(dyn Fn(ExecEvent) + Sync),
 ) -> Result<Execution, ExecuteError> {
-    let pending: Vec<EntryRecord> = journal
-        .entries(&run.id)?
-        .into_iter()
-        .filter(|e| e.plan.decision == Decision::Convert && e.outcome.is_none())
-        .collect();
+    let pending: Vec<EntryRecord> = journal.pending_entries(&run.id)?;
     let shared = Shared::new(client, journal, run, options);
     let shared = &shared;
     let outcomes: Vec<Result<Option<EntryResult>, ExecuteError>> = stream::iter(pending)
@@ -220,18 +179,16 @@ impl<'a> Shared<'a> {
             options,
             stop: AtomicBool::new(false),
             stop_reason: std::sync::Mutex::new(None),
-            halt_counters: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
+            #[cfg(feature = "testkit")]
+            halt: crate::testkit::Halt::from_env(),
         }
     }
 
+    /// Parks this worker for good when a kill test asked to stop here (`testkit`).
+    #[cfg(feature = "testkit")]
     async fn halt_check(&self, point: HaltPoint) {
-        let Some(halt) = self.options.halt_at else {
-            return;
-        };
-        let index = point as usize;
-        let count = self.halt_counters[index].fetch_add(1, Ordering::SeqCst) + 1;
-        if halt.point == point && count == halt.nth {
-            eprintln!("b2b-convert: halted at {point:?} #{count} (test hook)");
+        if self.halt.reached(point) {
+            eprintln!("b2b-convert: halted at {point:?} (test hook)");
             // Stop every worker at its next step: the test kills the process now.
             self.stop.store(true, Ordering::SeqCst);
             std::future::pending::<()>().await;
@@ -240,6 +197,10 @@ impl<'a> Shared<'a> {
             std::future::pending::<()>().await;
         }
     }
+
+    /// Without the `testkit` feature there is nothing to stop at.
+    #[cfg(not(feature = "testkit"))]
+    async fn halt_check(&self, _point: HaltPoint) {}
 
     fn stop_run(&self, reason: String) {
         // The reason first: a worker that sees the flag without a reason takes it for a
@@ -393,7 +354,7 @@ async fn reconcile(
                         .mail
                         .as_deref()
                         .is_some_and(|m| email::same_address(m, &plan.external_email)),
-                    _ => user.external_user_state.is_some(),
+                    _ => InvitationState::from_graph(user.external_user_state.as_deref()).is_some(),
                 }),
                 // Can't tell now: leave the intent open, the entry unfinished.
                 Ok(None) | Err(_) => None,
@@ -681,24 +642,18 @@ async fn verify(
                 user.user_principal_name
             ))));
         }
-        let state_ok = user.external_user_state.as_deref().is_some_and(|s| {
-            matches!(
-                s.replace(' ', "").as_str(),
-                "PendingAcceptance" | "Accepted"
-            )
-        });
+        let state = InvitationState::from_graph(user.external_user_state.as_deref());
+        let state_ok = state.as_ref().is_some_and(InvitationState::is_invited);
         let mail_ok = user
             .mail
             .as_deref()
             .is_some_and(|m| email::same_address(m, &plan.external_email));
         if state_ok && mail_ok {
-            if let Some(state) = user.external_user_state.as_deref() {
-                shared.journal.record_state(
-                    user_id,
-                    Some(state),
-                    user.external_user_state_change_date_time,
-                )?;
-            }
+            shared.journal.record_state(
+                user_id,
+                state.as_ref(),
+                user.external_user_state_change_date_time,
+            )?;
             return Ok(Ok(true));
         }
         if attempt < attempts {
@@ -725,30 +680,9 @@ pub async fn reinvite(
     send_invitation(&shared, plan, user_id, settings, StepKind::Reinvite).await
 }
 
-/// The invitation settings of a planned entry (none unless it is a `convert`).
-pub fn settings_of(plan: &PlanEntry) -> Option<&InvitationSettings> {
-    plan.actions.iter().find_map(|a| match a {
-        Action::Invite { settings } => Some(settings),
-        _ => None,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn halt_points_parse() {
-        assert_eq!(
-            "after-response:7".parse::<HaltAt>(),
-            Ok(HaltAt {
-                point: HaltPoint::AfterResponse,
-                nth: 7
-            })
-        );
-        assert!("later:1".parse::<HaltAt>().is_err());
-        assert!("after-intent:x".parse::<HaltAt>().is_err());
-    }
 
     #[test]
     fn invitation_carries_message_cc_and_language_only_when_given() {

@@ -25,7 +25,10 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 
 use crate::email;
 use crate::input::InputRow;
-use crate::plan::{AddressHolder, Facts, HolderKind, Lookup, UserFacts, reference_key};
+use crate::plan::{
+    self, AddressHolder, Facts, HolderKind, Lookup, Plan, PlanOptions, UserFacts, reference_key,
+};
+use crate::vocabulary::InvitationState;
 
 /// A Graph failure while reading facts, with what was being read.
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +53,19 @@ pub struct FactsProgress {
     pub done: usize,
     /// Lookups in all.
     pub total: usize,
+}
+
+/// Reads what the planner needs for `rows` and decides every row: what `plan`, `apply`
+/// and `demo` all do before anything is changed.
+pub async fn plan_rows(
+    client: &GraphClient,
+    rows: &[InputRow],
+    options: &PlanOptions,
+    concurrency: usize,
+    progress: &(dyn Fn(FactsProgress) + Sync),
+) -> Result<Plan, FactsError> {
+    let facts = gather(client, rows, concurrency, progress).await?;
+    Ok(plan::plan(rows, &facts, options))
 }
 
 /// Reads every fact the planner needs for `rows`.
@@ -319,7 +335,7 @@ pub fn user_facts(user: &User) -> UserFacts {
         creation_type: user.creation_type.clone(),
         on_premises_sync_enabled: user.on_premises_sync_enabled,
         on_premises_user_principal_name: user.on_premises_user_principal_name.clone(),
-        external_user_state: user.external_user_state.clone(),
+        external_user_state: InvitationState::from_graph(user.external_user_state.as_deref()),
         has_external_identity: user.identities.iter().any(|i| {
             i.sign_in_type
                 .as_deref()

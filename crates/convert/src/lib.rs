@@ -5,8 +5,13 @@
 //! - [`facts`] reads what the planner needs from Microsoft Graph;
 //! - [`plan`] decides each row (pure: facts in, decisions out);
 //! - [`journal`] records every run, row and step in SQLite, so a crash loses nothing;
+//! - [`resumption`] decides whether `apply` resumes a run or starts one;
 //! - [`executor`] carries out the plan's actions through Graph, journaling each step;
-//! - [`report`] renders a run as one self-contained HTML page.
+//! - [`status`] joins a run with its invitations and refreshes their states;
+//! - [`reinvite`] picks who is due for a fresh invitation and sends it;
+//! - [`report`] renders a run as one self-contained HTML page;
+//! - [`vocabulary`] holds the words they all share (run status, outcome, invitation
+//!   state), and [`clock`] the one source of time.
 
 pub mod clock;
 pub mod email;
@@ -15,4 +20,10 @@ pub mod facts;
 pub mod input;
 pub mod journal;
 pub mod plan;
+pub mod reinvite;
 pub mod report;
+pub mod resumption;
+pub mod status;
+#[cfg(feature = "testkit")]
+pub mod testkit;
+pub mod vocabulary;

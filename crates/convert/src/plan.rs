@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::email;
 use crate::input::InputRow;
+use crate::vocabulary::{InvitationState, vocabulary};
 
 /// What the planner knows about one directory user.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,8 +38,8 @@ pub struct UserFacts {
     pub on_premises_sync_enabled: Option<bool>,
     /// `onPremisesUserPrincipalName`: its presence blocks conversion.
     pub on_premises_user_principal_name: Option<String>,
-    /// `externalUserState` (`PendingAcceptance`, `Accepted` or none).
-    pub external_user_state: Option<String>,
+    /// `externalUserState` (none: never invited).
+    pub external_user_state: Option<InvitationState>,
     /// Whether `identities` holds an external (`federated`) sign-in.
     pub has_external_identity: bool,
     /// Whether the user has an enabled Exchange Online plan (a mailbox).
@@ -126,6 +127,10 @@ pub struct PlanOptions {
     pub default_redirect_url: String,
     /// Whether Microsoft emails the invitation, for rows that don't say.
     pub default_send_email: bool,
+    /// No invitation email for any row, whatever its `sendEmail` says (`--no-email`:
+    /// the admin asked for silence, and delivers the redeem links).
+    #[serde(default)]
+    pub never_send_email: bool,
 }
 
 impl PlanOptions {
@@ -136,63 +141,53 @@ impl PlanOptions {
             revoke_sessions: false,
             default_redirect_url: format!("https://myapps.microsoft.com/?tenantid={tenant_id}"),
             default_send_email: true,
+            never_send_email: false,
         }
     }
 }
 
-/// The decision for one row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Decision {
-    /// Eligible: apply will convert this user.
-    Convert,
-    /// Nothing to do: already invited or already external.
-    Skip,
-    /// Not eligible as things stand; the reasons say what to change.
-    Blocked,
-}
-
-impl Decision {
-    /// The lower-case name used in every output format.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Decision::Convert => "convert",
-            Decision::Skip => "skip",
-            Decision::Blocked => "blocked",
-        }
+vocabulary! {
+    /// The decision for one row.
+    pub enum Decision as "decision" {
+        /// Eligible: apply will convert this user.
+        Convert = "convert",
+        /// Nothing to do: already invited or already external.
+        Skip = "skip",
+        /// Not eligible as things stand; the reasons say what to change.
+        Blocked = "blocked",
     }
 }
 
-/// The stable reason codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ReasonCode {
-    /// No user has this object id, UPN or mail.
-    NotFound,
-    /// The reference matches more than one user.
-    AmbiguousUser,
-    /// The same user or external address appears in more than one row.
-    DuplicateRow,
-    /// The external address is not one Graph accepts.
-    InvalidEmail,
-    /// The external address is in one of this tenant's verified domains.
-    ExternalDomainIsVerified,
-    /// Another user, group or contact already holds the address.
-    EmailInUse,
-    /// The user already has a pending invitation.
-    AlreadyInvited,
-    /// The user already signs in with an external identity.
-    AlreadyExternal,
-    /// Entra Connect wrote onPremisesUserPrincipalName: Microsoft blocks conversion.
-    OnPremUpnSet,
-    /// A synced user whose mail isn't the external address (set it in on-premises AD).
-    SyncedMailMismatch,
-    /// The user has an Exchange mailbox.
-    HasMailbox,
-    /// The user holds a directory role.
-    PrivilegedRole,
-    /// The account is disabled.
-    AccountDisabled,
+vocabulary! {
+    /// The stable reason codes.
+    pub enum ReasonCode as "reason code" {
+        /// No user has this object id, UPN or mail.
+        NotFound = "not_found",
+        /// The reference matches more than one user.
+        AmbiguousUser = "ambiguous_user",
+        /// The same user or external address appears in more than one row.
+        DuplicateRow = "duplicate_row",
+        /// The external address is not one Graph accepts.
+        InvalidEmail = "invalid_email",
+        /// The external address is in one of this tenant's verified domains.
+        ExternalDomainIsVerified = "external_domain_is_verified",
+        /// Another user, group or contact already holds the address.
+        EmailInUse = "email_in_use",
+        /// The user already has a pending invitation.
+        AlreadyInvited = "already_invited",
+        /// The user already signs in with an external identity.
+        AlreadyExternal = "already_external",
+        /// Entra Connect wrote onPremisesUserPrincipalName: Microsoft blocks conversion.
+        OnPremUpnSet = "on_prem_upn_set",
+        /// A synced user whose mail isn't the external address (set it in on-premises AD).
+        SyncedMailMismatch = "synced_mail_mismatch",
+        /// The user has an Exchange mailbox.
+        HasMailbox = "has_mailbox",
+        /// The user holds a directory role.
+        PrivilegedRole = "privileged_role",
+        /// The account is disabled.
+        AccountDisabled = "account_disabled",
+    }
 }
 
 impl ReasonCode {
@@ -202,25 +197,6 @@ impl ReasonCode {
             self,
             ReasonCode::AlreadyInvited | ReasonCode::AlreadyExternal
         )
-    }
-
-    /// The code as written in every output format.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ReasonCode::NotFound => "not_found",
-            ReasonCode::AmbiguousUser => "ambiguous_user",
-            ReasonCode::DuplicateRow => "duplicate_row",
-            ReasonCode::InvalidEmail => "invalid_email",
-            ReasonCode::ExternalDomainIsVerified => "external_domain_is_verified",
-            ReasonCode::EmailInUse => "email_in_use",
-            ReasonCode::AlreadyInvited => "already_invited",
-            ReasonCode::AlreadyExternal => "already_external",
-            ReasonCode::OnPremUpnSet => "on_prem_upn_set",
-            ReasonCode::SyncedMailMismatch => "synced_mail_mismatch",
-            ReasonCode::HasMailbox => "has_mailbox",
-            ReasonCode::PrivilegedRole => "privileged_role",
-            ReasonCode::AccountDisabled => "account_disabled",
-        }
     }
 }
 
@@ -300,6 +276,16 @@ pub struct PlanEntry {
     pub notes: Vec<String>,
     /// What apply will do, in order (empty unless `convert`).
     pub actions: Vec<Action>,
+}
+
+impl PlanEntry {
+    /// The invitation this row will send (none unless it is a `convert`).
+    pub fn invitation_settings(&self) -> Option<&InvitationSettings> {
+        self.actions.iter().find_map(|a| match a {
+            Action::Invite { settings } => Some(settings),
+            _ => None,
+        })
+    }
 }
 
 /// The whole plan, one entry per input row, in input order.
@@ -508,14 +494,14 @@ fn reason(code: ReasonCode, message: String) -> Reason {
 
 /// Work that is already done: the row needs nothing.
 fn skip_reasons(user: &UserFacts, external: &str) -> Vec<Reason> {
-    let state = user.external_user_state.as_deref().map(normalise_state);
+    let state = user.external_user_state.as_ref();
     let invited_elsewhere = |what: &str| match &user.mail {
         Some(mail) if !email::same_address(mail, external) => format!(
             " {what} for `{mail}`, not `{external}`: to move it to another address, reset its redemption instead."
         ),
         _ => String::new(),
     };
-    if state.as_deref() == Some("accepted")
+    if state == Some(&InvitationState::Accepted)
         || user.has_external_identity
         || user.creation_type.as_deref() == Some("Invitation")
     {
@@ -527,7 +513,7 @@ fn skip_reasons(user: &UserFacts, external: &str) -> Vec<Reason> {
             ),
         )];
     }
-    if state.as_deref() == Some("pendingacceptance") {
+    if state == Some(&InvitationState::PendingAcceptance) {
         let suffix = invited_elsewhere("The invitation is");
         return vec![reason(
             ReasonCode::AlreadyInvited,
@@ -537,12 +523,6 @@ fn skip_reasons(user: &UserFacts, external: &str) -> Vec<Reason> {
         )];
     }
     Vec::new()
-}
-
-/// `PendingAcceptance`, `Pending Acceptance` (user-properties.md's spelling) and case
-/// variants compare equal.
-fn normalise_state(state: &str) -> String {
-    state.replace(' ', "").to_lowercase()
 }
 
 fn block_reasons(
@@ -715,7 +695,8 @@ fn convert_actions(
                 .redirect_url
                 .clone()
                 .unwrap_or_else(|| options.default_redirect_url.clone()),
-            send_email: row.send_email.unwrap_or(options.default_send_email),
+            send_email: !options.never_send_email
+                && row.send_email.unwrap_or(options.default_send_email),
             message: row.message.clone(),
             cc: row.cc.clone(),
             language: row.language.clone(),
@@ -880,6 +861,25 @@ mod tests {
     }
 
     #[test]
+    fn never_send_email_wins_over_a_row_that_asks_for_email() {
+        let mut options = PlanOptions::new(TENANT);
+        options.never_send_email = true;
+        let mut r = row(2, "u1", "a@fabrikam.com");
+        r.send_email = Some(true);
+        let rows = vec![r];
+        let facts = facts(&[member("u1", "a@contoso.com")], &rows);
+        let entry = plan(&rows, &facts, &options).entries.remove(0);
+        let Some(Action::Invite { settings }) = entry
+            .actions
+            .iter()
+            .find(|a| matches!(a, Action::Invite { .. }))
+        else {
+            panic!("a convert row invites: {entry:?}")
+        };
+        assert!(!settings.send_email);
+    }
+
+    #[test]
     fn not_found() {
         let rows = vec![row(2, "ghost@contoso.com", "ghost@fabrikam.com")];
         let entry = plan(&rows, &facts(&[], &rows), &PlanOptions::new(TENANT))
@@ -1019,7 +1019,7 @@ mod tests {
     fn already_invited_is_skip_and_names_a_different_address() {
         let mut user = member("u22", "nina@contoso.com");
         user.mail = Some("nina@fabrikam.com".into());
-        user.external_user_state = Some("Pending Acceptance".into());
+        user.external_user_state = Some(InvitationState::parse("Pending Acceptance"));
         let entry = decide(user.clone(), "nina@fabrikam.com");
         assert_eq!(entry.decision, Decision::Skip);
         assert_eq!(codes(&entry), ["already_invited"]);
@@ -1036,7 +1036,7 @@ mod tests {
     #[test]
     fn already_external_by_state_identity_or_creation_type() {
         let mut accepted = member("u23", "omar@contoso.com");
-        accepted.external_user_state = Some("Accepted".into());
+        accepted.external_user_state = Some(InvitationState::Accepted);
         let mut federated = member("u23", "omar@contoso.com");
         federated.has_external_identity = true;
         let mut guest = member("u24", "quinn_tailspintoys.com#EXT#@contoso.onmicrosoft.com");
@@ -1052,7 +1052,7 @@ mod tests {
     #[test]
     fn skip_does_not_hide_input_problems() {
         let mut user = member("u22", "nina@contoso.com");
-        user.external_user_state = Some("PendingAcceptance".into());
+        user.external_user_state = Some(InvitationState::PendingAcceptance);
         let entry = decide(user, "nina fabrikam");
         assert_eq!(entry.decision, Decision::Blocked);
         assert_eq!(codes(&entry), ["invalid_email"]);

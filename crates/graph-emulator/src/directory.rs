@@ -91,7 +91,7 @@ pub struct Directory {
 
 /// The current time in Graph's format (`2024-05-01T10:00:00Z`).
 pub fn now() -> String {
-    jiff::Timestamp::now()
+    crate::clock::now()
         .strftime("%Y-%m-%dT%H:%M:%SZ")
         .to_string()
 }

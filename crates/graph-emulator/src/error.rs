@@ -114,7 +114,7 @@ impl GraphError {
                 "code": self.code,
                 "message": self.message,
                 "innerError": {
-                    "date": jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%S").to_string(),
+                    "date": crate::clock::now().strftime("%Y-%m-%dT%H:%M:%S").to_string(),
                     "request-id": ids.request_id,
                     "client-request-id": ids.client_request_id,
                 }

@@ -13,6 +13,7 @@
 //! [`token`], [`gate`], [`throttle`], [`simulation`] and [`tls`].
 
 pub mod application;
+mod clock;
 pub mod directory;
 pub mod error;
 pub mod gate;

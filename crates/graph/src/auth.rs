@@ -5,7 +5,7 @@
 //! the HTTP stack or refuse `http://127.0.0.1` authorities (the emulator).
 
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -13,6 +13,7 @@ use jiff::{SignedDuration, Timestamp};
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
+use crate::clock::SharedClock;
 use crate::cloud::Endpoints;
 use crate::error::{GraphError, auth_error, snippet};
 
@@ -45,9 +46,6 @@ pub trait TokenSource: Send + Sync {
     fn invalidate(&self);
 }
 
-/// A clock returning "now"; injectable so token renewal can be tested.
-pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
-
 /// Client-credentials flow with a client secret; caches the token and renews
 /// it ahead of expiry. Concurrent callers share one refresh (single flight).
 pub struct ClientSecretCredential {
@@ -56,7 +54,7 @@ pub struct ClientSecretCredential {
     scope: String,
     secret: SecretString,
     http: Result<reqwest::Client, String>,
-    clock: Clock,
+    clock: SharedClock,
     cache: Mutex<Option<Cached>>,
     refresh: tokio::sync::Mutex<()>,
 }
@@ -102,7 +100,7 @@ impl ClientSecretCredential {
             scope: endpoints.scope(),
             secret,
             http: http_client(Duration::from_secs(30), endpoints.is_loopback()),
-            clock: Arc::new(Timestamp::now),
+            clock: crate::clock::system(),
             cache: Mutex::new(None),
             refresh: tokio::sync::Mutex::new(()),
         }
@@ -121,7 +119,7 @@ impl ClientSecretCredential {
     }
 
     /// Replace the wall clock (tests).
-    pub fn with_clock(mut self, clock: Clock) -> Self {
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
         self.clock = clock;
         self
     }
@@ -132,7 +130,7 @@ impl ClientSecretCredential {
     }
 
     fn cached(&self) -> Option<AccessToken> {
-        let now = (self.clock)();
+        let now = self.clock.now();
         let g = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         g.as_ref()
             .filter(|c| now < c.renew_at)
@@ -172,7 +170,7 @@ impl ClientSecretCredential {
             ("grant_type", "client_credentials"),
         ];
         tracing::debug!(url = %self.token_url, client_id = %self.client_id, "requesting token");
-        let issued_at = (self.clock)();
+        let issued_at = self.clock.now();
         let resp = http
             .post(self.token_url.clone())
             .header("client-request-id", &client_request_id)

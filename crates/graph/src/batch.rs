@@ -90,7 +90,7 @@ impl GraphClient {
                     throttled.insert(r.id.clone());
                     let ra = r
                         .header("retry-after")
-                        .and_then(|v| parse_retry_after(v, jiff::Timestamp::now()));
+                        .and_then(|v| parse_retry_after(v, self.options().clock.now()));
                     longest = longest.max(ra);
                 }
                 received.insert(r.id.clone(), r);
@@ -226,8 +226,9 @@ impl GraphClient {
                 .map(|(i, p)| BatchRequest::get(i.to_string(), format!("{p}{query}")))
                 .collect();
             let responses = self.batch(requests).await?;
+            let now = self.options().clock.now();
             for ((id, path), resp) in chunk.iter().zip(paths).zip(responses) {
-                out.push((id.clone(), user_from_batch(resp, path)));
+                out.push((id.clone(), user_from_batch(resp, path, now)));
             }
         }
         Ok(out)
@@ -247,7 +248,11 @@ fn with_content_type(mut r: BatchRequest) -> BatchRequest {
     r
 }
 
-fn user_from_batch(r: BatchResponse, path: String) -> Result<Option<User>, GraphError> {
+fn user_from_batch(
+    r: BatchResponse,
+    path: String,
+    now: jiff::Timestamp,
+) -> Result<Option<User>, GraphError> {
     let request_id = r.header("request-id").map(str::to_string);
     if r.is_success() {
         let body = r.body.unwrap_or(serde_json::Value::Null);
@@ -261,7 +266,7 @@ fn user_from_batch(r: BatchResponse, path: String) -> Result<Option<User>, Graph
     if r.status == 404 {
         return Ok(None);
     }
-    batch_item_error(&r, request_id, path)
+    batch_item_error(&r, request_id, path, now)
 }
 
 /// Map a failed batch item to [`GraphError::Api`] (`path` is the item's URL
@@ -270,6 +275,7 @@ fn batch_item_error<T>(
     r: &BatchResponse,
     request_id: Option<String>,
     path: String,
+    now: jiff::Timestamp,
 ) -> Result<T, GraphError> {
     let raw = r
         .body
@@ -288,7 +294,7 @@ fn batch_item_error<T>(
             .to_string(),
         retry_after: r
             .header("retry-after")
-            .and_then(|v| parse_retry_after(v, jiff::Timestamp::now())),
+            .and_then(|v| parse_retry_after(v, now)),
         method: "GET".into(),
         path,
     })

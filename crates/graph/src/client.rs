@@ -14,6 +14,7 @@ use tracing::Instrument;
 use url::Url;
 
 use crate::auth::TokenSource;
+use crate::clock::SharedClock;
 use crate::cloud::Endpoints;
 use crate::error::{GraphError, parse_error_body, snippet};
 use crate::odata::set_query;
@@ -38,6 +39,8 @@ pub struct ClientOptions {
     pub invitation_window: Duration,
     /// Seed for retry jitter; `None` picks a random one.
     pub seed: Option<u64>,
+    /// The wall clock (for `Retry-After` dates); the system clock by default.
+    pub clock: SharedClock,
 }
 
 impl Default for ClientOptions {
@@ -49,6 +52,7 @@ impl Default for ClientOptions {
             invitations_per_window: 150,
             invitation_window: Duration::from_secs(5),
             seed: None,
+            clock: crate::clock::system(),
         }
     }
 }
@@ -301,7 +305,7 @@ impl GraphClient {
                     let retry_after = headers
                         .get(RETRY_AFTER)
                         .and_then(|v| v.to_str().ok())
-                        .and_then(|v| parse_retry_after(v, jiff::Timestamp::now()));
+                        .and_then(|v| parse_retry_after(v, self.inner.options.clock.now()));
                     let body = match resp.bytes().await {
                         Ok(b) => b.to_vec(),
                         Err(e) => {

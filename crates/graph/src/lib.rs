@@ -55,6 +55,7 @@
 mod auth;
 mod batch;
 mod client;
+pub mod clock;
 mod cloud;
 mod directory;
 mod error;
@@ -67,10 +68,11 @@ mod throttle;
 mod users;
 
 pub use crate::auth::{
-    AccessToken, ClientSecretCredential, Clock, StaticToken, TokenSource, renewal_margin,
+    AccessToken, ClientSecretCredential, StaticToken, TokenSource, renewal_margin,
 };
 pub use crate::batch::MAX_BATCH;
 pub use crate::client::{ClientOptions, GraphClient};
+pub use crate::clock::{Clock, FixedClock, SharedClock, SystemClock};
 pub use crate::cloud::{Cloud, Endpoints};
 pub use crate::error::GraphError;
 pub use crate::model::USER_FACTS_SELECT;

@@ -1,49 +1,31 @@
 //! `apply`: plan, confirm, convert; every step journaled, and a re-run resumes.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
-use anyhow::{Context, bail};
-use b2b_convert_core::clock::SystemClock;
-use b2b_convert_core::executor::{
-    self, EntryResult, ExecEvent, Execution, ExecutorOptions, HaltAt,
-};
+use b2b_convert_core::clock;
+use b2b_convert_core::executor::Execution;
 use b2b_convert_core::input::{self, Input};
 use b2b_convert_core::journal::{EntryOutcome, Journal, NewRun, RunRecord};
 use b2b_convert_core::plan::Decision;
-use indicatif::{ProgressBar, ProgressStyle};
+use b2b_convert_core::resumption::{self, Resumption, Target};
 
-use super::plan::{make_plan, plan_options, plan_table, summary};
-use super::{command_line, confirm};
 use crate::cli::{ApplyArgs, OutputFormat};
 use crate::connection::{Connection, connect};
 use crate::output;
-
-/// Hidden test hook (see `executor::HaltAt`): `after-intent:N`, `after-response:N`,
-/// `after-outcome:N`.
-pub const HALT_ENV: &str = "B2B_CONVERT_TEST_HALT_AT";
+use crate::progress;
+use crate::prompt::{command_line, confirm};
+use crate::render::plan::{plan_table, summary};
+use crate::render::results::results_table;
 
 /// Runs `apply`.
 pub async fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
     let input = input::read_input(&args.planning.input)?;
     let connection = connect(&args.planning.connection)?;
-    let journal = Journal::open(&args.journal, Arc::new(SystemClock))?;
-    let halt_at = match std::env::var(HALT_ENV) {
-        Ok(text) => Some(
-            text.parse::<HaltAt>()
-                .map_err(anyhow::Error::msg)
-                .context(HALT_ENV)?,
-        ),
-        Err(_) => None,
-    };
+    let journal = Journal::open(&args.journal, clock::system())?;
     let Some(run) = prepare_run(&args, &connection, &journal, &input).await? else {
         return Ok(ExitCode::SUCCESS);
     };
-    let options = ExecutorOptions {
-        halt_at,
-        ..ExecutorOptions::default()
-    };
-    let execution = execute_run(&connection, &journal, &run, &options).await?;
+    let execution = progress::execute(&connection, &journal, &run).await?;
     report_execution(&journal, &run, &execution, args.output)
 }
 
@@ -56,35 +38,22 @@ async fn prepare_run(
     input: &Input,
 ) -> anyhow::Result<Option<RunRecord>> {
     let graph_root = connection.client.endpoints().graph_root().to_string();
-    if let Some(run) = journal.unfinished_run()? {
-        if run.input_sha256 == input.sha256 && !args.new_run {
-            if !run.tenant_id.eq_ignore_ascii_case(&connection.tenant_id)
-                || run.graph_root != graph_root
-            {
-                bail!(
-                    "{}: the unfinished run {} was started against tenant {} at {}, not {} at {}; \
-                     resume it with the same connection, or pass --new-run",
-                    journal.path().display(),
-                    run.id,
-                    run.tenant_id,
-                    run.graph_root,
-                    connection.tenant_id,
-                    graph_root
-                );
-            }
-            let entries = journal.entries(&run.id)?;
-            let remaining = entries
-                .iter()
-                .filter(|e| e.plan.decision == Decision::Convert && e.outcome.is_none())
-                .count();
+    let input_path = input.path.display().to_string();
+    let target = Target {
+        input_path: &input_path,
+        input_sha256: &input.sha256,
+        tenant_id: &connection.tenant_id,
+        graph_root: &graph_root,
+    };
+    match resumption::decide(journal, &target, args.new_run)? {
+        Resumption::Resume {
+            run,
+            remaining,
+            to_convert,
+        } => {
             eprintln!(
-                "Resuming run {} (started {}): {remaining} of {} users still to convert.",
-                run.id,
-                run.started_at,
-                entries
-                    .iter()
-                    .filter(|e| e.plan.decision == Decision::Convert)
-                    .count()
+                "Resuming run {} (started {}): {remaining} of {to_convert} users still to convert.",
+                run.id, run.started_at,
             );
             if !confirm(&format!("Resume converting {remaining} users?"), args.yes)? {
                 eprintln!("Nothing was changed.");
@@ -92,22 +61,14 @@ async fn prepare_run(
             }
             return Ok(Some(run));
         }
-        if !args.new_run {
-            bail!(
-                "{}: run {} (input {}, sha256 {}) is unfinished, and {} has changed since (sha256 {}). \
-                 Run apply with the original file to finish that run, or pass --new-run to abandon it and plan afresh.",
-                journal.path().display(),
-                run.id,
-                run.input_path,
-                run.input_sha256,
-                input.path.display(),
-                input.sha256
-            );
-        }
-        eprintln!("Abandoning unfinished run {} as asked (--new-run).", run.id);
+        Resumption::StartNew {
+            abandoning: Some(run),
+        } => eprintln!("Abandoning unfinished run {} as asked (--new-run).", run.id),
+        Resumption::StartNew { abandoning: None } => {}
     }
 
-    let plan = make_plan(connection, input, &args.planning).await?;
+    let options = args.planning.plan_options(&connection.tenant_id)?;
+    let plan = progress::plan(connection, input, &options, args.planning.concurrency).await?;
     // The admin sees the plan before confirming; with --output json/csv stdout is for
     // the results only, so the plan goes to stderr.
     if args.output == OutputFormat::Table {
@@ -133,8 +94,6 @@ async fn prepare_run(
         eprintln!("Nothing was changed.");
         return Ok(None);
     }
-    let options = plan_options(&args.planning, &connection.tenant_id)?;
-    let input_path = input.path.display().to_string();
     let command = command_line();
     let run = journal.start_run(
         &NewRun {
@@ -148,30 +107,6 @@ async fn prepare_run(
         &plan,
     )?;
     Ok(Some(run))
-}
-
-/// Runs the executor with a progress bar.
-pub async fn execute_run(
-    connection: &Connection,
-    journal: &Journal,
-    run: &RunRecord,
-    options: &ExecutorOptions,
-) -> anyhow::Result<Execution> {
-    let total = journal
-        .entries(&run.id)?
-        .iter()
-        .filter(|e| e.plan.decision == Decision::Convert && e.outcome.is_none())
-        .count();
-    let bar = ProgressBar::new(total as u64).with_style(
-        ProgressStyle::with_template("{spinner} converting {pos}/{len} {wide_bar} {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    let on_event = |event: ExecEvent| match event {
-        ExecEvent::Finished(_) => bar.inc(1),
-    };
-    let execution = executor::execute(&connection.client, journal, run, options, &on_event).await;
-    bar.finish_and_clear();
-    Ok(execution?)
 }
 
 fn report_execution(
@@ -203,7 +138,7 @@ fn report_execution(
                     r.user_id.clone(),
                     r.display_name.clone().unwrap_or_default(),
                     r.external_email.clone(),
-                    outcome_name(r.outcome).to_owned(),
+                    r.outcome.to_string(),
                     r.redeem_url.clone().unwrap_or_default(),
                     r.error.clone().unwrap_or_default(),
                 ]
@@ -237,32 +172,4 @@ fn report_execution(
             ExitCode::SUCCESS
         },
     )
-}
-
-/// The per-user results as a table: outcome, error, or the link to deliver.
-pub fn results_table(results: &[EntryResult]) -> comfy_table::Table {
-    let mut table = output::table(&["Row", "User", "External email", "Result"]);
-    for r in results {
-        let result = match (&r.error, &r.redeem_url) {
-            (Some(error), _) => format!("{}: {error}", outcome_name(r.outcome)),
-            (None, Some(url)) => format!("{} — deliver this link: {url}", outcome_name(r.outcome)),
-            (None, None) => outcome_name(r.outcome).to_owned(),
-        };
-        table.add_row(vec![
-            r.row.to_string(),
-            r.display_name.clone().unwrap_or_else(|| r.user_id.clone()),
-            r.external_email.clone(),
-            result,
-        ]);
-    }
-    table
-}
-
-/// The outcome's name in every output.
-pub fn outcome_name(outcome: EntryOutcome) -> &'static str {
-    match outcome {
-        EntryOutcome::Converted => "converted",
-        EntryOutcome::Failed => "failed",
-        EntryOutcome::Unverified => "unverified",
-    }
 }

@@ -7,24 +7,27 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use b2b_convert_core::clock::{Clock, SystemClock};
-use b2b_convert_core::executor::ExecutorOptions;
+use b2b_convert_core::clock;
 use b2b_convert_core::input::parse_input;
 use b2b_convert_core::journal::{Journal, NewRun};
-use b2b_convert_core::plan::Decision;
+use b2b_convert_core::plan::{Decision, PlanOptions};
+use b2b_convert_core::status;
 use b2b_graph::{ClientOptions, ClientSecretCredential, Endpoints, GraphClient};
 use graph_emulator::{EmulatorConfig, Tenant};
 use secrecy::SecretString;
 
-use super::apply::execute_run;
-use super::plan::{make_plan, plan_options, render_plan, summary};
-use super::status::{refresh, status_rows};
-use crate::cli::{CloudArg, ConnectionArgs, DemoArgs, OutputFormat, PlanningArgs};
+use crate::cli::{DemoArgs, OutputFormat};
 use crate::connection::Connection;
 use crate::output;
+use crate::progress;
+use crate::render::plan::{render_plan, summary};
+use crate::render::results::results_table;
 
 /// The demo's input file, shipped beside the demo tenant.
 pub const DEMO_INPUT: &str = include_str!("../../../../tenants/demo-input.csv");
+
+/// Requests in flight while the demo reads its tenant (the `plan` default).
+const DEMO_CONCURRENCY: u16 = 8;
 
 /// How many partners accept their invitation during the demo.
 const PARTNERS_WHO_ACCEPT: usize = 3;
@@ -70,31 +73,17 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     std::fs::write(&input_path, DEMO_INPUT)
         .with_context(|| format!("writing {}", input_path.display()))?;
     let input = parse_input(&input_path, DEMO_INPUT.as_bytes())?;
-    let planning = PlanningArgs {
-        input: input_path.clone(),
-        allow_privileged: false,
-        revoke_sessions: false,
-        redirect_url: None,
-        no_email: false,
-        concurrency: 8,
-        connection: ConnectionArgs {
-            tenant_id: Some(tenant_id.clone()),
-            client_id: Some(app.client_id.clone()),
-            cloud: CloudArg::Global,
-            graph_url: Some(root.clone()),
-            authority_url: Some(root.clone()),
-        },
-    };
+    let options = PlanOptions::new(&tenant_id);
+    let clock = clock::system();
 
     output::write_line("== 1. plan: every row checked, every refusal explained ==")?;
-    let plan = make_plan(&connection, &input, &planning).await?;
+    let plan = progress::plan(&connection, &input, &options, DEMO_CONCURRENCY).await?;
     render_plan(&plan, OutputFormat::Table)?;
 
     output::write_line(
         "\n== 2. apply: mail set, invitation sent, state read back — each step journaled ==",
     )?;
-    let journal = Journal::open(&workdir.join("demo.db"), Arc::new(SystemClock))?;
-    let options = plan_options(&planning, &tenant_id)?;
+    let journal = Journal::open(&workdir.join("demo.db"), clock.clone())?;
     let command = "b2b-convert demo".to_owned();
     let input_name = input_path.display().to_string();
     let graph_root = root.to_string();
@@ -109,8 +98,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         },
         &plan,
     )?;
-    let execution = execute_run(&connection, &journal, &run, &ExecutorOptions::default()).await?;
-    output::write_line(super::apply::results_table(&execution.results))?;
+    let execution = progress::execute(&connection, &journal, &run).await?;
+    output::write_line(results_table(&execution.results))?;
 
     output::write_line(format!(
         "\n== 3. {PARTNERS_WHO_ACCEPT} partners open the emailed link and press Accept =="
@@ -121,17 +110,17 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     }
 
     output::write_line("\n== 4. status --refresh: who has accepted, who to chase ==")?;
-    refresh(&connection, &journal).await?;
-    let rows = status_rows(&journal, &run, SystemClock.now())?;
+    status::refresh(&connection.client, &journal).await?;
+    let rows = status::status_rows(&journal, &run, clock.now())?;
     let mut table = output::table(&["User", "External email", "Invitation state"]);
-    for row in rows
-        .iter()
-        .filter(|r| r.decision == Decision::Convert.as_str())
-    {
+    for row in rows.iter().filter(|r| r.decision == Decision::Convert) {
         table.add_row(vec![
             row.display_name.clone().unwrap_or_default(),
             row.external_email.clone(),
-            row.state.clone().unwrap_or_default(),
+            row.state
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
         ]);
     }
     output::write_line(table)?;

@@ -1,35 +1,28 @@
 //! `reinvite`: a fresh invitation (a new redeem URL, one more email) for users whose
-//! invitation has been pending too long. Graph cannot return an old redeem URL, so a
-//! resend is the only way to give a partner a working link again.
+//! invitation has been pending too long.
 
 use std::process::ExitCode;
 
-use anyhow::Context;
-use b2b_convert_core::clock::{Clock, SystemClock};
-use b2b_convert_core::executor;
+use b2b_convert_core::clock;
+use b2b_convert_core::journal::Journal;
+use b2b_convert_core::reinvite::{self, Reinvited};
+use b2b_convert_core::status;
 
-use super::confirm;
-use super::status::{age, is_pending, open_existing, refresh};
 use crate::cli::ReinviteArgs;
 use crate::connection::connect;
 use crate::output;
+use crate::prompt::confirm;
+use crate::render;
 
 /// Runs `reinvite`.
 pub async fn run(args: ReinviteArgs) -> anyhow::Result<ExitCode> {
-    let journal = open_existing(&args.journal)?;
+    let clock = clock::system();
+    let journal = Journal::open_existing(&args.journal, clock.clone())?;
     let connection = connect(&args.connection)?;
-    // Someone who accepted since the last check must not get a confusing resend (Graph
-    // refuses it anyway without resetRedemption).
-    refresh(&connection, &journal).await?;
-    let now = SystemClock.now();
-    let due: Vec<_> = journal
-        .invitations()?
-        .into_iter()
-        .filter(|i| {
-            i.state.as_deref().is_some_and(is_pending)
-                && age(now, i.invited_at) > args.pending_older_than
-        })
-        .collect();
+    // Who accepted since the last check must not be reinvited: read the states first.
+    let refresh = status::refresh(&connection.client, &journal).await?;
+    render::status::warn_unreadable(&refresh);
+    let due = reinvite::due(&journal, clock.now(), args.pending_older_than)?;
     if due.is_empty() {
         eprintln!("No invitation has been pending longer than that.");
         return Ok(ExitCode::SUCCESS);
@@ -44,27 +37,19 @@ pub async fn run(args: ReinviteArgs) -> anyhow::Result<ExitCode> {
     let mut failed = 0;
     let mut table = output::table(&["User", "External email", "Result"]);
     for invitation in &due {
-        let run = journal
-            .run(&invitation.run_id)?
-            .with_context(|| format!("the journal lost run {}", invitation.run_id))?;
-        let entries = journal.entries(&run.id)?;
-        let Some(entry) = entries.iter().find(|e| e.plan.row == invitation.row) else {
-            continue;
+        let result = match reinvite::send(&connection.client, &journal, invitation).await? {
+            Reinvited::Sent {
+                redeem_url: Some(url),
+            } => format!("re-invited — deliver this link: {url}"),
+            Reinvited::Sent { redeem_url: None } => {
+                "re-invited (Microsoft emails the new link)".to_owned()
+            }
+            Reinvited::Failed(error) => {
+                failed += 1;
+                format!("failed: {error}")
+            }
+            Reinvited::NotInJournal => continue,
         };
-        let Some(settings) = executor::settings_of(&entry.plan) else {
-            continue;
-        };
-        let result =
-            match executor::reinvite(&connection.client, &journal, &run, &entry.plan, settings)
-                .await?
-            {
-                Ok(Some(url)) => format!("re-invited — deliver this link: {url}"),
-                Ok(None) => "re-invited (Microsoft emails the new link)".to_owned(),
-                Err(error) => {
-                    failed += 1;
-                    format!("failed: {error}")
-                }
-            };
         table.add_row(vec![
             invitation
                 .display_name

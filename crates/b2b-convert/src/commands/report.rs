@@ -2,17 +2,18 @@
 
 use std::process::ExitCode;
 
-use b2b_convert_core::clock::{Clock, SystemClock};
+use b2b_convert_core::clock;
+use b2b_convert_core::journal::Journal;
 use b2b_convert_core::report::{ReportInput, write_html};
 
-use super::command_line;
-use super::status::{latest_run, open_existing};
 use crate::cli::ReportArgs;
+use crate::prompt::command_line;
 
 /// Runs `report`.
 pub fn run(args: &ReportArgs) -> anyhow::Result<ExitCode> {
-    let journal = open_existing(&args.journal)?;
-    let run = latest_run(&journal)?;
+    let clock = clock::system();
+    let journal = Journal::open_existing(&args.journal, clock.clone())?;
+    let run = journal.last_run()?;
     let entries = journal.entries(&run.id)?;
     let steps = journal.steps(&run.id, None)?;
     let invitations = journal.invitations()?;
@@ -23,7 +24,7 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<ExitCode> {
         steps: &steps,
         invitations: &invitations,
         commands: &commands,
-        generated_at: SystemClock.now(),
+        generated_at: clock.now(),
     };
     write_html(&input, &args.html)
         .map_err(|e| anyhow::anyhow!("{}: cannot write the report: {e}", args.html.display()))?;

@@ -18,6 +18,7 @@ pub mod batch;
 pub mod invitations;
 pub mod redeem;
 pub mod roles;
+pub mod token;
 pub mod users;
 
 use std::sync::Arc;

@@ -1,9 +1,8 @@
 //! Token acquisition, caching, renewal and 401 handling.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 
-use b2b_graph::{GraphClient, GraphError, TokenSource};
+use b2b_graph::{Clock, FixedClock, GraphClient, GraphError, TokenSource};
 use jiff::Timestamp;
 use serde_json::json;
 use wiremock::matchers::{header, method, path};
@@ -56,22 +55,24 @@ async fn token_is_renewed_five_minutes_before_expiry() {
         .respond_with(ResponseTemplate::new(200).set_body_json(token_body("tok-2", 3600)))
         .mount(&server)
         .await;
-    let now = Arc::new(AtomicI64::new(1_700_000_000));
-    let clock_now = Arc::clone(&now);
-    let cred = credential(&server).with_clock(Arc::new(move || {
-        Timestamp::from_second(clock_now.load(Ordering::SeqCst)).unwrap()
-    }));
+    let clock = Arc::new(FixedClock::new(
+        Timestamp::from_second(1_700_000_000).unwrap(),
+    ));
+    let cred = credential(&server).with_clock(clock.clone());
+    let advance = |seconds: i64| {
+        clock.set(clock.now() + jiff::SignedDuration::from_secs(seconds));
+    };
 
     let t1 = cred.token().await.unwrap();
     assert_eq!(
         t1.expires_at,
         Timestamp::from_second(1_700_003_600).unwrap()
     );
-    now.fetch_add(3_299, Ordering::SeqCst); // 5 min + 1 s before expiry: still cached
+    advance(3_299); // 5 min + 1 s before expiry: still cached
     let t2 = cred.token().await.unwrap();
     assert_eq!(t2.expires_at, t1.expires_at);
     assert_eq!(requests_to(&server, TOKEN_PATH).await.len(), 1);
-    now.fetch_add(1, Ordering::SeqCst); // inside the 5-minute margin: renew
+    advance(1); // inside the 5-minute margin: renew
     let t3 = cred.token().await.unwrap();
     assert_eq!(
         t3.expires_at,

@@ -1,0 +1,6 @@
+//! How results look: the tables, JSON and CSV that several commands print. Commands
+//! never import each other; what two of them show alike lives here.
+
+pub mod plan;
+pub mod results;
+pub mod status;
