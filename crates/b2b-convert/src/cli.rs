@@ -62,6 +62,12 @@ pub struct ConnectionArgs {
     /// Login (authority) root URL override.
     #[arg(long, env = "AZURE_AUTHORITY_HOST")]
     pub authority_url: Option<url::Url>,
+    /// How long one Graph request may take before it counts as failed (e.g. 30s, 2m).
+    #[arg(long, default_value = "30s", value_parser = crate::duration::parse_age)]
+    pub request_timeout: jiff::SignedDuration,
+    /// The longest Retry-After to wait out; a longer one stops the run, resumably.
+    #[arg(long, default_value = "120s", value_parser = crate::duration::parse_age)]
+    pub max_retry_after: jiff::SignedDuration,
 }
 
 /// The national clouds (graph-facts.md §7).
@@ -98,7 +104,8 @@ pub struct PlanningArgs {
     /// the redeem URLs are printed for you to deliver.
     #[arg(long)]
     pub no_email: bool,
-    /// Graph requests in flight at once while reading the tenant.
+    /// Graph requests in flight at once, reading the tenant and converting users (Graph's
+    /// limits are kept by pacing in any case).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub concurrency: u16,
     /// Connection.

@@ -1,10 +1,8 @@
 //! Reaching Graph: endpoints from `--cloud` and the URL overrides, a token source from
 //! the environment, and the client.
 
-use std::sync::Arc;
-
 use anyhow::{Context, bail};
-use b2b_graph::{ClientOptions, ClientSecretCredential, Cloud, Endpoints, GraphClient};
+use b2b_graph::{ClientOptions, Cloud, Endpoints, GraphClient};
 use secrecy::SecretString;
 
 use crate::cli::{CloudArg, ConnectionArgs};
@@ -41,6 +39,21 @@ pub fn endpoints(args: &ConnectionArgs) -> anyhow::Result<Endpoints> {
     Endpoints::new(graph, authority).context("invalid --graph-url or --authority-url")
 }
 
+/// The client's knobs from `--request-timeout` and `--max-retry-after`.
+pub fn client_options(args: &ConnectionArgs) -> anyhow::Result<ClientOptions> {
+    let duration = |d: jiff::SignedDuration, flag: &str| {
+        std::time::Duration::try_from(d)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .with_context(|| format!("{flag} must be longer than zero"))
+    };
+    Ok(ClientOptions {
+        timeout: duration(args.request_timeout, "--request-timeout")?,
+        max_retry_after: duration(args.max_retry_after, "--max-retry-after")?,
+        ..ClientOptions::default()
+    })
+}
+
 /// Builds the client from the arguments and `AZURE_CLIENT_SECRET`.
 pub fn connect(args: &ConnectionArgs) -> anyhow::Result<Connection> {
     let Some(tenant_id) = args.tenant_id.clone().filter(|t| !t.trim().is_empty()) else {
@@ -54,13 +67,13 @@ pub fn connect(args: &ConnectionArgs) -> anyhow::Result<Connection> {
         .filter(|s| !s.is_empty())
         .context("no credential: set AZURE_CLIENT_SECRET to the app's client secret")?;
     let endpoints = endpoints(args)?;
-    let tokens = ClientSecretCredential::new(
-        &endpoints,
+    let client = GraphClient::with_client_secret(
+        endpoints,
         &tenant_id,
         &client_id,
         SecretString::from(secret),
-    );
-    let client = GraphClient::new(endpoints, Arc::new(tokens), ClientOptions::default())
-        .context("cannot build the Graph client")?;
+        client_options(args)?,
+    )
+    .context("cannot build the Graph client")?;
     Ok(Connection { client, tenant_id })
 }

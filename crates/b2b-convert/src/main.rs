@@ -10,6 +10,7 @@ mod cli;
 mod commands;
 mod connection;
 mod duration;
+mod interrupt;
 mod output;
 mod progress;
 mod prompt;

@@ -1,5 +1,9 @@
 //! The two long waits of a run, with a progress bar on stderr: reading the tenant to
-//! plan, and converting users. `plan`, `apply` and `demo` all show them alike.
+//! plan, and converting users. `plan`, `apply` and `demo` all show them alike. While
+//! Graph holds the tool back (a 429's Retry-After) or a round of retries is due, the
+//! bar says so, so a wait is never silent.
+
+use std::time::Duration;
 
 use anyhow::Context;
 use b2b_convert_core::executor::{self, ExecEvent, Execution, ExecutorOptions};
@@ -7,6 +11,7 @@ use b2b_convert_core::facts;
 use b2b_convert_core::input::Input;
 use b2b_convert_core::journal::{Journal, RunRecord};
 use b2b_convert_core::plan::{Plan, PlanOptions};
+use b2b_graph::GraphClient;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::connection::Connection;
@@ -17,6 +22,25 @@ fn bar(total: u64, template: &str) -> ProgressBar {
     )
 }
 
+/// Keeps the bar's message on Graph's throttling until the returned task is aborted.
+fn watch_throttling(client: &GraphClient, bar: &ProgressBar) -> tokio::task::JoinHandle<()> {
+    let (client, bar) = (client.clone(), bar.clone());
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        loop {
+            tick.tick().await;
+            match client.throttle_wait() {
+                Some(wait) => bar.set_message(format!(
+                    "throttled by Graph ({}), resuming in {} s",
+                    wait.scope,
+                    wait.remaining.as_secs() + 1
+                )),
+                None => bar.set_message(""),
+            }
+        }
+    })
+}
+
 /// Reads the tenant and plans every row of `input`.
 pub async fn plan(
     connection: &Connection,
@@ -24,7 +48,11 @@ pub async fn plan(
     options: &PlanOptions,
     concurrency: u16,
 ) -> anyhow::Result<Plan> {
-    let bar = bar(0, "{spinner} reading the tenant {pos}/{len} {wide_bar}");
+    let bar = bar(
+        0,
+        "{spinner} reading the tenant {pos}/{len} {wide_bar} {msg}",
+    );
+    let watch = watch_throttling(&connection.client, &bar);
     let plan = facts::plan_rows(
         &connection.client,
         &input.rows,
@@ -36,6 +64,7 @@ pub async fn plan(
         },
     )
     .await;
+    watch.abort();
     bar.finish_and_clear();
     plan.context("planning stopped: the tenant could not be read")
 }
@@ -45,23 +74,27 @@ pub async fn execute(
     connection: &Connection,
     journal: &Journal,
     run: &RunRecord,
+    options: &ExecutorOptions,
 ) -> anyhow::Result<Execution> {
     let total = journal.pending_entries(&run.id)?.len();
     let bar = bar(
         total as u64,
-        "{spinner} converting {pos}/{len} {wide_bar} {eta}",
+        "{spinner} converting {pos}/{len} {wide_bar} {eta} {msg}",
     );
+    let watch = watch_throttling(&connection.client, &bar);
     let on_event = |event: ExecEvent| match event {
         ExecEvent::Finished(_) => bar.inc(1),
+        ExecEvent::Retrying {
+            round,
+            pending,
+            delay,
+        } => bar.println(format!(
+            "{pending} users still pending after passing Graph faults; round {round} in {} s",
+            delay.as_secs()
+        )),
     };
-    let execution = executor::execute(
-        &connection.client,
-        journal,
-        run,
-        &ExecutorOptions::default(),
-        &on_event,
-    )
-    .await;
+    let execution = executor::execute(&connection.client, journal, run, options, &on_event).await;
+    watch.abort();
     bar.finish_and_clear();
     Ok(execution?)
 }

@@ -3,15 +3,26 @@
 //!
 //! Resuming is the same code path as starting: for every entry without an outcome it
 //! looks at the entry's journaled steps. A step already done is not repeated. A step with
-//! an intent but no outcome (the process died between sending and recording) is
-//! reconciled by reading the user back — is `mail` the external address, is
-//! `externalUserState` set — and only redone when it had not taken effect.
+//! an intent but no outcome (the process died between sending and recording) is settled
+//! by reading the user back — is `mail` the external address, is `externalUserState`
+//! set — and only redone when it had not taken effect.
+//!
+//! Graph's faults are weather, not failure. The client retries what is safe to repeat.
+//! A write whose outcome is unknown (a server error, or the connection lost after
+//! sending) is left open in the journal exactly like a crash and settled at once by the
+//! same read-back; it is sent again only when the read proves it did not happen. A row
+//! that still cannot be settled stays pending (never `failed`), and the executor comes
+//! back to it in a later round of the same run, after a pause. Only a refusal that
+//! will not change by itself (a bad request, a missing user, a changed UPN) fails a row.
 //!
 //! Safety stops: a 401/403 from `POST /invitations` (missing rights, or Microsoft's
 //! anti-abuse block "Invitations are blocked for this directory due to suspicious
-//! activity", which does not lift by itself) stops every further invitation of the run;
+//! activity", which does not lift by itself), or a `Retry-After` longer than the run
+//! allows, stops every further step of the run; an interrupt (the caller's
+//! [`ExecutorOptions::cancel`]) does the same. Steps in flight finish and are recorded;
 //! the entries not reached stay unfinished so a later `apply` resumes them.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -22,11 +33,12 @@ use b2b_graph::{GraphClient, GraphError};
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
 use serde_json::json;
+use tokio_util::sync::CancellationToken;
 
 use crate::email;
 use crate::journal::{
-    EntryOutcome, EntryRecord, Invited, Journal, JournalError, RunRecord, StepKind, StepOutcome,
-    StepRecord, StepResult,
+    EntryOutcome, Invited, Journal, JournalError, RunRecord, StepKind, StepOutcome, StepRecord,
+    StepResult,
 };
 use crate::plan::{Action, InvitationSettings, PlanEntry};
 use crate::vocabulary::InvitationState;
@@ -53,6 +65,17 @@ pub struct ExecutorOptions {
     pub verify_attempts: u32,
     /// Pause between read-backs.
     pub verify_delay: Duration,
+    /// Rounds over the rows that passing faults left pending, before this run gives
+    /// up on them (they stay pending: the next `apply` resumes them).
+    pub max_rounds: u32,
+    /// Pause before the second round; it doubles each round, up to 30 s.
+    pub round_delay: Duration,
+    /// Sends of a one-way step within one round, when each read-back proves the
+    /// previous one did not take effect.
+    pub step_attempts: u32,
+    /// Cancelled by the caller to stop (Ctrl-C): no new step starts; steps in flight
+    /// finish and are recorded.
+    pub cancel: CancellationToken,
 }
 
 impl Default for ExecutorOptions {
@@ -61,6 +84,10 @@ impl Default for ExecutorOptions {
             concurrency: 8,
             verify_attempts: 4,
             verify_delay: Duration::from_secs(2),
+            max_rounds: 6,
+            round_delay: Duration::from_secs(2),
+            step_attempts: 3,
+            cancel: CancellationToken::new(),
         }
     }
 }
@@ -85,16 +112,31 @@ pub struct EntryResult {
     pub error: Option<String>,
 }
 
+/// A row this execution could not settle, and the last reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingRow {
+    /// The input line.
+    pub row: u64,
+    /// The last passing fault, or why the row was not reached.
+    pub reason: String,
+}
+
 /// What a run of the executor did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Execution {
-    /// One result per entry finished in this execution.
+    /// One result per entry settled in this execution.
     pub results: Vec<EntryResult>,
-    /// Entries left unfinished (a safety stop): a later `apply` resumes them.
+    /// Entries left unsettled (a stop, an interrupt, or faults that outlasted every
+    /// round): a later `apply` resumes them.
     pub unfinished: usize,
+    /// The unsettled rows that were tried, with their last passing fault.
+    pub pending: Vec<PendingRow>,
     /// Why the run stopped early, when it did.
     pub stopped: Option<String>,
+    /// Whether the caller interrupted it.
+    pub interrupted: bool,
 }
 
 /// A failure that stops the executor (Graph errors of single rows don't: they are
@@ -109,8 +151,17 @@ pub enum ExecuteError {
 /// Progress events, for a progress bar or a log.
 #[derive(Debug, Clone)]
 pub enum ExecEvent {
-    /// An entry finished.
+    /// An entry was settled.
     Finished(EntryResult),
+    /// Passing faults left rows pending; another round starts after `delay`.
+    Retrying {
+        /// The round about to start (2 is the first retry).
+        round: u32,
+        /// Rows still pending.
+        pending: usize,
+        /// The pause before it.
+        delay: Duration,
+    },
 }
 
 struct Shared<'a> {
@@ -124,6 +175,16 @@ struct Shared<'a> {
     halt: crate::testkit::Halt,
 }
 
+/// How one entry ended in one round.
+enum EntryEnd {
+    /// Settled: converted, failed or unverified.
+    Settled(EntryResult),
+    /// Not settled; the reason is a passing fault (worth another round).
+    Pending(String),
+    /// Not started or abandoned because the run is stopping.
+    NotReached,
+}
+
 /// Carries out (or resumes) every unfinished `convert` entry of `run`.
 pub async fn execute(
     client: &GraphClient,
@@ -132,32 +193,69 @@ pub async fn execute(
     options: &ExecutorOptions,
     on_event: &(dyn Fn(ExecEvent) + Sync),
 ) -> Result<Execution, ExecuteError> {
-    let pending: Vec<EntryRecord> = journal.pending_entries(&run.id)?;
     let shared = Shared::new(client, journal, run, options);
     let shared = &shared;
-    let outcomes: Vec<Result<Option<EntryResult>, ExecuteError>> = stream::iter(pending)
-        .map(|entry| async move {
-            if shared.stop.load(Ordering::SeqCst) {
-                return Ok(None);
-            }
-            let result = convert_entry(shared, &entry.plan).await?;
-            if let Some(result) = &result {
-                on_event(ExecEvent::Finished(result.clone()));
-            }
-            Ok(result)
-        })
-        .buffer_unordered(options.concurrency.max(1))
-        .collect()
-        .await;
-
     let mut execution = Execution::default();
-    for outcome in outcomes {
-        match outcome? {
-            Some(result) => execution.results.push(result),
-            None => execution.unfinished += 1,
+    let mut pending: BTreeMap<u64, String> = BTreeMap::new();
+    let mut round = 1;
+    loop {
+        let entries = journal.pending_entries(&run.id)?;
+        if entries.is_empty() {
+            break;
+        }
+        let ends: Vec<(u64, Result<EntryEnd, ExecuteError>)> = stream::iter(entries)
+            .map(|entry| async move {
+                let row = entry.plan.row;
+                if shared.stopping() {
+                    return (row, Ok(EntryEnd::NotReached));
+                }
+                let end = convert_entry(shared, &entry.plan).await;
+                if let Ok(EntryEnd::Settled(result)) = &end {
+                    on_event(ExecEvent::Finished(result.clone()));
+                }
+                (row, end)
+            })
+            .buffer_unordered(options.concurrency.max(1))
+            .collect()
+            .await;
+        for (row, end) in ends {
+            match end? {
+                EntryEnd::Settled(result) => {
+                    pending.remove(&row);
+                    execution.results.push(result);
+                }
+                EntryEnd::Pending(reason) => {
+                    pending.insert(row, reason);
+                }
+                EntryEnd::NotReached => {}
+            }
+        }
+        if pending.is_empty() || shared.stopping() || round >= options.max_rounds {
+            break;
+        }
+        round += 1;
+        let delay = options
+            .round_delay
+            .saturating_mul(1 << (round - 2).min(4))
+            .min(Duration::from_secs(30));
+        on_event(ExecEvent::Retrying {
+            round,
+            pending: pending.len(),
+            delay,
+        });
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            () = options.cancel.cancelled() => {}
         }
     }
+
     execution.results.sort_by_key(|r| r.row);
+    execution.unfinished = journal.pending_entries(&run.id)?.len();
+    execution.pending = pending
+        .into_iter()
+        .map(|(row, reason)| PendingRow { row, reason })
+        .collect();
+    execution.interrupted = options.cancel.is_cancelled();
     execution.stopped = shared.stop_reason.lock().ok().and_then(|r| r.clone());
     if execution.unfinished == 0 && execution.stopped.is_none() {
         journal.finish_run(&run.id)?;
@@ -182,6 +280,11 @@ impl<'a> Shared<'a> {
             #[cfg(feature = "testkit")]
             halt: crate::testkit::Halt::from_env(),
         }
+    }
+
+    /// Whether no new step may start: a safety stop or an interrupt.
+    fn stopping(&self) -> bool {
+        self.stop.load(Ordering::SeqCst) || self.options.cancel.is_cancelled()
     }
 
     /// Parks this worker for good when a kill test asked to stop here (`testkit`).
@@ -212,108 +315,158 @@ impl<'a> Shared<'a> {
     }
 }
 
-/// Why a step did not complete.
-enum StepFailure {
-    Graph(GraphError),
-    Check(String),
+/// How one journaled step ended.
+enum StepEnd<T> {
+    /// Graph answered success.
+    Done(T),
+    /// A refusal that will not change by itself; the message says which step and why,
+    /// with the HTTP status when Graph answered.
+    Failed(String, Option<u16>),
+    /// The request may or may not have taken effect; the step is left open.
+    Unknown(OpenStep),
+    /// A passing fault on a request that changes nothing (a read), or a wait longer
+    /// than the run allows.
+    Transient(String),
 }
 
-impl StepFailure {
-    fn describe(&self, kind: StepKind) -> String {
-        match self {
-            StepFailure::Graph(e) => format!("{}: {e}", kind.as_str()),
-            StepFailure::Check(message) => format!("{}: {message}", kind.as_str()),
+/// A step left without outcome, to settle by reading back.
+#[derive(Debug, Clone, Copy)]
+struct OpenStep {
+    id: i64,
+    kind: StepKind,
+}
+
+impl From<&StepRecord> for OpenStep {
+    fn from(step: &StepRecord) -> Self {
+        OpenStep {
+            id: step.id,
+            kind: step.kind,
         }
     }
 }
 
-async fn convert_entry(
-    shared: &Shared<'_>,
-    plan: &PlanEntry,
-) -> Result<Option<EntryResult>, ExecuteError> {
+/// What reading back said about an open step.
+enum Settled {
+    /// It had taken effect.
+    Done,
+    /// It had not: it may be sent again.
+    NotDone,
+    /// The user could not be read; the step stays open.
+    Unknown(String),
+}
+
+fn describe(kind: StepKind, error: &GraphError) -> String {
+    format!("{kind}: {error}")
+}
+
+async fn convert_entry(shared: &Shared<'_>, plan: &PlanEntry) -> Result<EntryEnd, ExecuteError> {
     let Some(user_id) = plan.user_id.clone() else {
-        return Ok(None);
+        return Ok(EntryEnd::NotReached);
     };
     let journal = shared.journal;
     let run_id = &shared.run.id;
     let steps = journal.steps(run_id, Some(plan.row))?;
     let mut redeem_url = None;
-    let result = |outcome, redeem_url, error| EntryResult {
-        row: plan.row,
-        user_id: user_id.clone(),
-        display_name: plan.display_name.clone(),
-        external_email: plan.external_email.clone(),
-        outcome,
-        redeem_url,
-        error,
-    };
+    let settle_entry =
+        |outcome, redeem_url, error: Option<String>| -> Result<EntryEnd, ExecuteError> {
+            journal.finish_entry(run_id, plan.row, outcome, error.as_deref())?;
+            Ok(EntryEnd::Settled(EntryResult {
+                row: plan.row,
+                user_id: user_id.clone(),
+                display_name: plan.display_name.clone(),
+                external_email: plan.external_email.clone(),
+                outcome,
+                redeem_url,
+                error,
+            }))
+        };
 
     for action in &plan.actions {
-        if shared.stop.load(Ordering::SeqCst) {
-            return Ok(None);
+        if shared.stopping() {
+            return Ok(EntryEnd::NotReached);
         }
         let kind = step_kind(action);
         let previous: Vec<&StepRecord> = steps.iter().filter(|s| s.kind == kind).collect();
-        if previous
+        if kind != StepKind::Verify
+            && previous
+                .iter()
+                .any(|s| s.result.is_some_and(StepResult::is_done))
+        {
+            continue;
+        }
+        let mut open = previous
             .iter()
-            .any(|s| s.result.is_some_and(StepResult::is_done))
-            && kind != StepKind::Verify
-        {
-            continue;
-        }
-        if let Some(dangling) = previous.iter().find(|s| s.result.is_none())
-            && reconcile(shared, plan, &user_id, dangling).await?
-        {
-            continue;
-        }
-        let outcome = match action {
-            Action::RevokeSessions => revoke(shared, plan, &user_id).await?,
-            Action::UpdateMail { to, .. } => update_mail(shared, plan, &user_id, to).await?,
-            Action::Invite { settings } => match invite(shared, plan, &user_id, settings).await? {
-                Ok(url) => {
-                    redeem_url = url;
-                    Ok(())
+            .find(|s| s.result.is_none())
+            .map(|s| OpenStep::from(*s));
+        let mut attempts = 0;
+        loop {
+            if let Some(step) = open.take() {
+                match settle(shared, plan, &user_id, step).await? {
+                    Settled::Done => break,
+                    Settled::NotDone => {}
+                    Settled::Unknown(reason) => return Ok(EntryEnd::Pending(reason)),
                 }
-                Err(failure) => Err(failure),
-            },
-            Action::Verify => match verify(shared, plan, &user_id).await? {
-                Ok(true) => Ok(()),
-                Ok(false) => {
-                    let message = "invited, but the read-back does not show externalUserState PendingAcceptance yet; \
-                                   `b2b-convert status --refresh` checks again";
-                    journal.finish_entry(
-                        run_id,
-                        plan.row,
-                        EntryOutcome::Unverified,
-                        Some(message),
-                    )?;
-                    return Ok(Some(result(
-                        EntryOutcome::Unverified,
-                        redeem_url,
-                        Some(message.into()),
-                    )));
-                }
-                Err(failure) => Err(failure),
-            },
-        };
-        if let Err(failure) = outcome {
-            let message = failure.describe(kind);
-            if shared.stop.load(Ordering::SeqCst) {
-                // A safety stop (or a test halt): leave the entry unfinished, so the
-                // resumed run tries it again once the cause is fixed. The failed step
-                // stays in the journal as history.
-                return Ok(None);
             }
-            journal.finish_entry(run_id, plan.row, EntryOutcome::Failed, Some(&message))?;
-            return Ok(Some(result(
-                EntryOutcome::Failed,
-                redeem_url,
-                Some(message),
-            )));
+            if shared.stopping() {
+                return Ok(EntryEnd::NotReached);
+            }
+            attempts += 1;
+            if attempts > shared.options.step_attempts.max(1) {
+                return Ok(EntryEnd::Pending(format!(
+                    "{kind}: Graph did not take it in {} attempts",
+                    shared.options.step_attempts
+                )));
+            }
+            let end = match action {
+                Action::RevokeSessions => revoke(shared, plan, &user_id).await?,
+                Action::UpdateMail { to, .. } => update_mail(shared, plan, &user_id, to).await?,
+                Action::Invite { settings } => {
+                    match invite(shared, plan, &user_id, settings).await? {
+                        StepEnd::Done(url) => {
+                            redeem_url = url;
+                            StepEnd::Done(())
+                        }
+                        StepEnd::Failed(m, status) => StepEnd::Failed(m, status),
+                        StepEnd::Unknown(s) => StepEnd::Unknown(s),
+                        StepEnd::Transient(m) => StepEnd::Transient(m),
+                    }
+                }
+                Action::Verify => match verify(shared, plan, &user_id).await? {
+                    StepEnd::Done(true) => StepEnd::Done(()),
+                    StepEnd::Done(false) => {
+                        let message = "invited, but the read-back does not show externalUserState PendingAcceptance yet; \
+                                       `b2b-convert status --refresh` checks again";
+                        return settle_entry(
+                            EntryOutcome::Unverified,
+                            redeem_url,
+                            Some(message.into()),
+                        );
+                    }
+                    StepEnd::Failed(m, status) => StepEnd::Failed(m, status),
+                    StepEnd::Unknown(s) => StepEnd::Unknown(s),
+                    StepEnd::Transient(m) => StepEnd::Transient(m),
+                },
+            };
+            match end {
+                StepEnd::Done(()) => break,
+                StepEnd::Unknown(step) => open = Some(step),
+                StepEnd::Transient(_) | StepEnd::Failed(..) if shared.stopping() => {
+                    // A safety stop (or a test halt): leave the entry unfinished, so the
+                    // resumed run tries it again once the cause is fixed. The failed
+                    // step stays in the journal as history.
+                    return Ok(EntryEnd::NotReached);
+                }
+                StepEnd::Transient(reason) => return Ok(EntryEnd::Pending(reason)),
+                StepEnd::Failed(message, _) => {
+                    return settle_entry(EntryOutcome::Failed, redeem_url, Some(message));
+                }
+            }
         }
     }
-    journal.finish_entry(run_id, plan.row, EntryOutcome::Converted, None)?;
-    Ok(Some(result(EntryOutcome::Converted, redeem_url, None)))
+    if redeem_url.is_none() {
+        redeem_url = link_to_deliver(shared, plan, &user_id).await?;
+    }
+    settle_entry(EntryOutcome::Converted, redeem_url, None)
 }
 
 fn step_kind(action: &Action) -> StepKind {
@@ -325,16 +478,44 @@ fn step_kind(action: &Action) -> StepKind {
     }
 }
 
-/// Settles a step whose outcome was never written; returns whether it had taken effect.
-async fn reconcile(
+/// The redeem URL of a row invited without email: the one journaled with its
+/// invitation, or — when the invitation was settled by reading back and Graph can no
+/// longer return its URL — a fresh one from a single resend, journaled as a `reinvite`
+/// step. No link is ever lost.
+async fn link_to_deliver(
     shared: &Shared<'_>,
     plan: &PlanEntry,
     user_id: &str,
-    step: &StepRecord,
-) -> Result<bool, ExecuteError> {
+) -> Result<Option<String>, ExecuteError> {
+    let Some(settings) = plan.invitation_settings().filter(|s| !s.send_email) else {
+        return Ok(None);
+    };
+    let invitation = shared.journal.invitation(user_id)?;
+    if let Some(url) = invitation.as_ref().and_then(|i| i.redeem_url.clone()) {
+        return Ok(Some(url));
+    }
+    if invitation.is_some_and(|i| i.state == Some(InvitationState::Accepted)) {
+        return Ok(None);
+    }
+    Ok(
+        match send_invitation(shared, plan, user_id, settings, StepKind::Reinvite).await? {
+            StepEnd::Done(url) => url,
+            // The user is invited either way; `reinvite` can fetch a link later.
+            _ => None,
+        },
+    )
+}
+
+/// Settles a step whose outcome was never written, by reading the user back.
+async fn settle(
+    shared: &Shared<'_>,
+    plan: &PlanEntry,
+    user_id: &str,
+    step: OpenStep,
+) -> Result<Settled, ExecuteError> {
     let done = match step.kind {
         // Neither leaves a trace to read back, and both are safe to repeat.
-        StepKind::RevokeSessions | StepKind::Verify => Some(false),
+        StepKind::RevokeSessions | StepKind::Verify => false,
         StepKind::UpdateMail | StepKind::Invite | StepKind::Reinvite => {
             match shared
                 .client
@@ -349,31 +530,36 @@ async fn reconcile(
                 )
                 .await
             {
-                Ok(Some(user)) => Some(match step.kind {
+                Ok(Some(user)) => match step.kind {
                     StepKind::UpdateMail => user
                         .mail
                         .as_deref()
                         .is_some_and(|m| email::same_address(m, &plan.external_email)),
                     _ => InvitationState::from_graph(user.external_user_state.as_deref()).is_some(),
-                }),
-                // Can't tell now: leave the intent open, the entry unfinished.
-                Ok(None) | Err(_) => None,
+                },
+                // Can't tell now: the intent stays open and the entry pending.
+                Ok(None) => {
+                    return Ok(Settled::Unknown(format!(
+                        "{}: user {user_id} not found while settling it",
+                        step.kind
+                    )));
+                }
+                Err(error) => {
+                    return Ok(Settled::Unknown(format!(
+                        "{}: could not read the user back to settle it: {error}",
+                        step.kind
+                    )));
+                }
             }
         }
-    };
-    let Some(done) = done else {
-        shared.stop_run(format!(
-            "could not read user {user_id} back to settle an interrupted {} step; run apply again to resume",
-            step.kind.as_str()
-        ));
-        return Ok(true);
     };
     let result = if done {
         StepResult::ReconciledDone
     } else {
         StepResult::ReconciledNotDone
     };
-    // The redeem URL of a reconciled invitation is lost (Graph can't return it again).
+    // The redeem URL of an invitation settled this way is lost (Graph can't return it
+    // again); `link_to_deliver` gets a fresh one when the admin must deliver it.
     let invited = Invited {
         run_id: &shared.run.id,
         entry: plan,
@@ -390,7 +576,11 @@ async fn reconcile(
         },
         (done && is_invitation).then_some(&invited),
     )?;
-    Ok(done)
+    Ok(if done {
+        Settled::Done
+    } else {
+        Settled::NotDone
+    })
 }
 
 /// What a successful step records besides its status.
@@ -402,7 +592,8 @@ struct Recorded {
     invitation: Option<Option<String>>,
 }
 
-/// Journals one step around a Graph call.
+/// Journals one step around a Graph call. A write whose outcome is unknown is left open
+/// (see [`Journal::record_unknown`]); every other answer is recorded as the outcome.
 async fn journaled<T>(
     shared: &Shared<'_>,
     plan: &PlanEntry,
@@ -411,56 +602,70 @@ async fn journaled<T>(
     request: serde_json::Value,
     call: impl Future<Output = Result<T, GraphError>>,
     record: impl FnOnce(&T) -> Recorded,
-) -> Result<Result<T, GraphError>, ExecuteError> {
+) -> Result<StepEnd<T>, ExecuteError> {
     let step = shared
         .journal
         .record_intent(&shared.run.id, plan.row, user_id, kind, &request)?;
     shared.halt_check(HaltPoint::AfterIntent).await;
     let answer = call.await;
     shared.halt_check(HaltPoint::AfterResponse).await;
-    let mut invitation: Option<Option<String>> = None;
-    let (result, outcome) = match &answer {
+    let end = match answer {
         Ok(value) => {
-            let recorded = record(value);
-            invitation = recorded.invitation;
-            (
+            let recorded = record(&value);
+            let invited = recorded.invitation.as_ref().map(|url| Invited {
+                run_id: &shared.run.id,
+                entry: plan,
+                user_id,
+                redeem_url: url.as_deref(),
+            });
+            shared.journal.record_outcome(
+                step,
                 StepResult::Ok,
-                StepOutcome {
+                &StepOutcome {
                     detail: recorded.detail,
                     ..Default::default()
                 },
-            )
+                invited.as_ref(),
+            )?;
+            StepEnd::Done(value)
         }
-        Err(error) => (
-            StepResult::Failed,
-            StepOutcome {
+        Err(error) => {
+            let outcome = StepOutcome {
                 http_status: error.status(),
                 error_code: error.code().map(str::to_owned),
                 error_message: Some(error.to_string()),
                 request_id: error.request_id().map(str::to_owned),
                 detail: None,
-            },
-        ),
+            };
+            if let GraphError::ThrottledTooLong { .. } = error {
+                shared.stop_run(error.to_string());
+            }
+            let writes = kind != StepKind::Verify;
+            if writes && error.outcome_unknown() {
+                shared.journal.record_unknown(step, &outcome)?;
+                StepEnd::Unknown(OpenStep { id: step, kind })
+            } else {
+                shared
+                    .journal
+                    .record_outcome(step, StepResult::Failed, &outcome, None)?;
+                if error.is_transient() {
+                    StepEnd::Transient(describe(kind, &error))
+                } else {
+                    StepEnd::Failed(describe(kind, &error), error.status())
+                }
+            }
+        }
     };
-    let invited = invitation.as_ref().map(|url| Invited {
-        run_id: &shared.run.id,
-        entry: plan,
-        user_id,
-        redeem_url: url.as_deref(),
-    });
-    shared
-        .journal
-        .record_outcome(step, result, &outcome, invited.as_ref())?;
     shared.halt_check(HaltPoint::AfterOutcome).await;
-    Ok(answer)
+    Ok(end)
 }
 
 async fn revoke(
     shared: &Shared<'_>,
     plan: &PlanEntry,
     user_id: &str,
-) -> Result<Result<(), StepFailure>, ExecuteError> {
-    let answer = journaled(
+) -> Result<StepEnd<()>, ExecuteError> {
+    journaled(
         shared,
         plan,
         user_id,
@@ -469,8 +674,7 @@ async fn revoke(
         shared.client.revoke_sign_in_sessions(user_id),
         |_| Recorded::default(),
     )
-    .await?;
-    Ok(answer.map_err(StepFailure::Graph))
+    .await
 }
 
 async fn update_mail(
@@ -478,12 +682,12 @@ async fn update_mail(
     plan: &PlanEntry,
     user_id: &str,
     to: &str,
-) -> Result<Result<(), StepFailure>, ExecuteError> {
+) -> Result<StepEnd<()>, ExecuteError> {
     let update = UserUpdate {
         mail: Some(to.to_owned()),
         ..UserUpdate::default()
     };
-    let answer = journaled(
+    journaled(
         shared,
         plan,
         user_id,
@@ -492,8 +696,7 @@ async fn update_mail(
         shared.client.update_user(user_id, &update),
         |_| Recorded::default(),
     )
-    .await?;
-    Ok(answer.map_err(StepFailure::Graph))
+    .await
 }
 
 /// The invitation request for a row.
@@ -532,20 +735,16 @@ async fn invite(
     plan: &PlanEntry,
     user_id: &str,
     settings: &InvitationSettings,
-) -> Result<Result<Option<String>, StepFailure>, ExecuteError> {
-    match send_invitation(shared, plan, user_id, settings, StepKind::Invite).await? {
-        Ok(url) => Ok(Ok(url)),
-        Err(error) => {
-            if matches!(error.status(), Some(401 | 403)) {
-                shared.stop_run(format!(
-                    "Graph refused an invitation with {error}. No further invitations are sent in this run: \
-                     fix the cause (app permissions, or ask Microsoft support to lift an anti-abuse block), \
-                     then run apply again to resume."
-                ));
-            }
-            Ok(Err(StepFailure::Graph(error)))
-        }
+) -> Result<StepEnd<Option<String>>, ExecuteError> {
+    let end = send_invitation(shared, plan, user_id, settings, StepKind::Invite).await?;
+    if let StepEnd::Failed(message, Some(401 | 403)) = &end {
+        shared.stop_run(format!(
+            "Graph refused an invitation with {message}. No further invitations are sent in this run: \
+             fix the cause (app permissions, or ask Microsoft support to lift an anti-abuse block), \
+             then run apply again to resume."
+        ));
     }
+    Ok(end)
 }
 
 /// `POST /invitations` for an existing user, journaled as `kind`; the invitation record
@@ -556,9 +755,9 @@ async fn send_invitation(
     user_id: &str,
     settings: &InvitationSettings,
     kind: StepKind,
-) -> Result<Result<Option<String>, GraphError>, ExecuteError> {
+) -> Result<StepEnd<Option<String>>, ExecuteError> {
     let request = invitation_request(&plan.external_email, settings);
-    let answer = journaled(
+    let end = journaled(
         shared,
         plan,
         user_id,
@@ -578,7 +777,12 @@ async fn send_invitation(
         },
     )
     .await?;
-    Ok(answer.map(|invitation| kept_redeem_url(settings, &invitation)))
+    Ok(match end {
+        StepEnd::Done(invitation) => StepEnd::Done(kept_redeem_url(settings, &invitation)),
+        StepEnd::Failed(m, status) => StepEnd::Failed(m, status),
+        StepEnd::Unknown(s) => StepEnd::Unknown(s),
+        StepEnd::Transient(m) => StepEnd::Transient(m),
+    })
 }
 
 /// A redeem URL is a bearer link to the account: it is kept (and printed) only when the
@@ -589,12 +793,12 @@ fn kept_redeem_url(settings: &InvitationSettings, invitation: &Invitation) -> Op
         .flatten()
 }
 
-/// Reads the user back until the invitation shows; `Ok(false)` when it never did.
+/// Reads the user back until the invitation shows; `Done(false)` when it never did.
 async fn verify(
     shared: &Shared<'_>,
     plan: &PlanEntry,
     user_id: &str,
-) -> Result<Result<bool, StepFailure>, ExecuteError> {
+) -> Result<StepEnd<bool>, ExecuteError> {
     let attempts = shared.options.verify_attempts.max(1);
     for attempt in 1..=attempts {
         let answer = journaled(
@@ -628,19 +832,30 @@ async fn verify(
         )
         .await?;
         let user = match answer {
-            Ok(Some(user)) => user,
-            Ok(None) => return Ok(Err(StepFailure::Check("the user no longer exists".into()))),
-            Err(error) => return Ok(Err(StepFailure::Graph(error))),
+            StepEnd::Done(Some(user)) => user,
+            StepEnd::Done(None) => {
+                return Ok(StepEnd::Failed(
+                    format!("{}: the user no longer exists", StepKind::Verify),
+                    Some(404),
+                ));
+            }
+            StepEnd::Failed(m, status) => return Ok(StepEnd::Failed(m, status)),
+            StepEnd::Unknown(s) => return Ok(StepEnd::Unknown(s)),
+            StepEnd::Transient(m) => return Ok(StepEnd::Transient(m)),
         };
         if user.user_principal_name.as_deref().is_some_and(|upn| {
             plan.user_principal_name
                 .as_deref()
                 .is_some_and(|planned| !planned.eq_ignore_ascii_case(upn))
         }) {
-            return Ok(Err(StepFailure::Check(format!(
-                "the UPN changed to {:?}; conversion must keep it",
-                user.user_principal_name
-            ))));
+            return Ok(StepEnd::Failed(
+                format!(
+                    "{}: the UPN changed to {:?}; conversion must keep it",
+                    StepKind::Verify,
+                    user.user_principal_name
+                ),
+                None,
+            ));
         }
         let state = InvitationState::from_graph(user.external_user_state.as_deref());
         let state_ok = state.as_ref().is_some_and(InvitationState::is_invited);
@@ -654,13 +869,13 @@ async fn verify(
                 state.as_ref(),
                 user.external_user_state_change_date_time,
             )?;
-            return Ok(Ok(true));
+            return Ok(StepEnd::Done(true));
         }
         if attempt < attempts {
             tokio::time::sleep(shared.options.verify_delay).await;
         }
     }
-    Ok(Ok(false))
+    Ok(StepEnd::Done(false))
 }
 
 /// Sends a fresh invitation to a user already `PendingAcceptance` (Graph treats it as a
@@ -671,13 +886,25 @@ pub async fn reinvite(
     run: &RunRecord,
     plan: &PlanEntry,
     settings: &InvitationSettings,
-) -> Result<Result<Option<String>, GraphError>, ExecuteError> {
+) -> Result<Result<Option<String>, String>, ExecuteError> {
     let Some(user_id) = plan.user_id.as_deref() else {
         return Ok(Ok(None));
     };
     let options = ExecutorOptions::default();
     let shared = Shared::new(client, journal, run, &options);
-    send_invitation(&shared, plan, user_id, settings, StepKind::Reinvite).await
+    Ok(
+        match send_invitation(&shared, plan, user_id, settings, StepKind::Reinvite).await? {
+            StepEnd::Done(url) => Ok(url),
+            StepEnd::Failed(m, _) | StepEnd::Transient(m) => Err(m),
+            StepEnd::Unknown(step) => match settle(&shared, plan, user_id, step).await? {
+                // Graph has it: the new link is lost with the answer, but the user
+                // keeps a working invitation; another reinvite fetches a link.
+                Settled::Done => Ok(None),
+                Settled::NotDone => Err(format!("{}: not taken by Graph", StepKind::Reinvite)),
+                Settled::Unknown(reason) => Err(reason),
+            },
+        },
+    )
 }
 
 #[cfg(test)]

@@ -2,9 +2,10 @@
 //! row's user, who already holds each external address, and each user's directory roles.
 //!
 //! Read-only. Requests run concurrently (bounded) and each distinct reference or address
-//! is read once however many rows name it. Any Graph error stops planning with the query
-//! that failed: a plan built on a partial read could call a privileged or colliding user
-//! eligible.
+//! is read once however many rows name it. The client retries Graph's passing faults;
+//! a read that still fails is recorded against the rows it concerns, which the planner
+//! decides `lookup_failed` (never eligible: a partial read could hide a privileged or
+//! colliding user). Only a tenant-wide read (the domains) stops planning.
 //!
 //! Queries (least privilege: `Directory.Read.All`, or `User.Read.All` + `Domain.Read.All` +
 //! `Group.Read.All` + `OrgContact.Read.All`):
@@ -17,11 +18,12 @@
 //!   directly or through role-assignable groups; PIM-eligible roles are not activated
 //!   memberships and are not seen).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use b2b_graph::model::{DirectoryObject, User};
 use b2b_graph::{GraphClient, GraphError, ListQuery, USER_FACTS_SELECT, odata_string};
-use futures::stream::{self, StreamExt, TryStreamExt};
+use futures::stream::{self, StreamExt};
 
 use crate::email;
 use crate::input::InputRow;
@@ -91,44 +93,70 @@ pub async fn gather(
         .map(|r| r.external_email.trim().to_lowercase())
         .filter(|a| email::check_address(a).is_ok())
         .collect();
-    let total = references.len() * 2 + addresses.len();
-    let done = std::sync::atomic::AtomicUsize::new(0);
+    // Until the references are resolved, assume each finds a user whose roles are read;
+    // the total is corrected once the lookups are done, so the bar ends at its length.
+    let total = AtomicUsize::new(references.len() * 2 + addresses.len());
+    let done = AtomicUsize::new(0);
     let tick = || {
-        let done = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        let done = done.fetch_add(1, Ordering::Relaxed) + 1;
+        let total = total.load(Ordering::Relaxed);
         progress(FactsProgress { done, total });
     };
+    let lookups = references.len();
 
-    let resolved: Vec<(String, Lookup, Vec<User>)> = stream::iter(references)
+    // A read that still fails after the client's retries costs that row only (it is
+    // decided `lookup_failed`); the rest of the plan goes on.
+    let resolved: Vec<(String, Resolved)> = stream::iter(references)
         .map(|reference| async {
             let result = resolve(client, &reference).await;
             tick();
-            result.map(|(lookup, users)| (reference, lookup, users))
+            (reference, result)
         })
         .buffer_unordered(concurrency)
-        .try_collect()
-        .await?;
+        .collect()
+        .await;
 
     let mut facts = Facts {
         verified_domains,
         ..Facts::default()
     };
-    for (reference, lookup, users) in resolved {
-        for user in users {
-            facts.users.insert(user.id.clone(), user_facts(&user));
-        }
+    for (reference, result) in resolved {
+        let lookup = match result {
+            Ok((lookup, users)) => {
+                for user in users {
+                    facts.users.insert(user.id.clone(), user_facts(&user));
+                }
+                lookup
+            }
+            Err(error) => Lookup::Failed {
+                error: error.source.to_string(),
+            },
+        };
         facts.lookups.insert(reference, lookup);
     }
 
-    let holders: Vec<(String, Vec<AddressHolder>)> = stream::iter(addresses)
+    let addresses_count = addresses.len();
+    let holders: Vec<(String, Result<Vec<AddressHolder>, FactsError>)> = stream::iter(addresses)
         .map(|address| async {
             let result = address_holders(client, &address).await;
             tick();
-            result.map(|holders| (address, holders))
+            (address, result)
         })
         .buffer_unordered(concurrency)
-        .try_collect()
-        .await?;
-    facts.address_holders = holders.into_iter().collect();
+        .collect()
+        .await;
+    for (address, result) in holders {
+        match result {
+            Ok(holders) => {
+                facts.address_holders.insert(address, holders);
+            }
+            Err(error) => {
+                facts
+                    .address_failures
+                    .insert(address, error.source.to_string());
+            }
+        }
+    }
 
     let found: Vec<String> = facts
         .lookups
@@ -140,27 +168,37 @@ pub async fn gather(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let roles: Vec<(String, Vec<String>)> = stream::iter(found)
+    total.store(lookups + addresses_count + found.len(), Ordering::Relaxed);
+    let roles: Vec<(String, Result<Vec<String>, GraphError>)> = stream::iter(found)
         .map(|id| async {
-            let roles = client
-                .user_directory_roles(&id)
-                .await
-                .map_err(context(format!("the directory roles of user {id}")));
+            let roles = client.user_directory_roles(&id).await;
             tick();
-            roles.map(|roles| {
-                let names = roles
+            let names = roles.map(|roles| {
+                roles
                     .into_iter()
                     .map(|r| r.display_name.unwrap_or(r.id))
-                    .collect();
-                (id, names)
-            })
+                    .collect()
+            });
+            (id, names)
         })
         .buffer_unordered(concurrency)
-        .try_collect()
-        .await?;
-    facts.roles = roles.into_iter().collect::<HashMap<_, _>>();
+        .collect()
+        .await;
+    for (id, result) in roles {
+        match result {
+            Ok(names) => {
+                facts.roles.insert(id, names);
+            }
+            Err(error) => {
+                facts.role_failures.insert(id, error.to_string());
+            }
+        }
+    }
     Ok(facts)
 }
+
+/// How one reference resolved, with the users read on the way.
+type Resolved = Result<(Lookup, Vec<User>), FactsError>;
 
 fn looks_like_object_id(reference: &str) -> bool {
     uuid::Uuid::parse_str(reference).is_ok()
@@ -168,7 +206,7 @@ fn looks_like_object_id(reference: &str) -> bool {
 
 /// Resolves one reference: an object id or UPN directly, then an address by mail or
 /// proxy address.
-async fn resolve(client: &GraphClient, reference: &str) -> Result<(Lookup, Vec<User>), FactsError> {
+async fn resolve(client: &GraphClient, reference: &str) -> Resolved {
     let what = || format!("user `{reference}`");
     if let Some(user) = client
         .get_user(reference, USER_FACTS_SELECT)

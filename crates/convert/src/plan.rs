@@ -62,6 +62,11 @@ pub enum Lookup {
         /// Their object ids.
         ids: Vec<String>,
     },
+    /// Graph could not be read for this reference, even after retries.
+    Failed {
+        /// Graph's error: code, message and request-id.
+        error: String,
+    },
 }
 
 /// The kind of directory object that holds an address.
@@ -106,6 +111,12 @@ pub struct Facts {
     /// Directory roles held by each user (transitively), by object id. A user missing
     /// here was not checked, which the planner treats as unknown, never as "no roles".
     pub roles: HashMap<String, Vec<String>>,
+    /// Addresses whose holders could not be read, with Graph's error.
+    #[serde(default)]
+    pub address_failures: HashMap<String, String>,
+    /// Users whose roles could not be read, by object id, with Graph's error.
+    #[serde(default)]
+    pub role_failures: HashMap<String, String>,
 }
 
 /// The key under which a `user` reference is looked up: trimmed, lower case (Graph
@@ -187,6 +198,8 @@ vocabulary! {
         PrivilegedRole = "privileged_role",
         /// The account is disabled.
         AccountDisabled = "account_disabled",
+        /// Graph could not be read for this row (after retries); planning went on.
+        LookupFailed = "lookup_failed",
     }
 }
 
@@ -426,11 +439,15 @@ fn plan_row(
             ));
             None
         }
+        Some(Lookup::Failed { error }) => {
+            reasons.push(lookup_failed(&format!("user `{}`", row.user), error));
+            None
+        }
         Some(Lookup::NotFound) | None => None,
     };
     let resolved_ambiguous = matches!(
         facts.lookups.get(&reference_key(&row.user)),
-        Some(Lookup::Ambiguous { .. })
+        Some(Lookup::Ambiguous { .. } | Lookup::Failed { .. })
     );
     if user.is_none() && !resolved_ambiguous {
         reasons.push(reason(
@@ -490,6 +507,17 @@ fn plan_row(
 
 fn reason(code: ReasonCode, message: String) -> Reason {
     Reason { code, message }
+}
+
+/// A read that failed even after retries: the row can't be decided safely now.
+fn lookup_failed(what: &str, error: &str) -> Reason {
+    reason(
+        ReasonCode::LookupFailed,
+        format!(
+            "Graph could not be read for {what}, so the row can't be decided safely: {error}. \
+             Run plan again; if it persists, give Microsoft support the request-id."
+        ),
+    )
 }
 
 /// Work that is already done: the row needs nothing.
@@ -571,7 +599,12 @@ fn block_reasons(
                 .into(),
         ));
     }
+    let role_failure = facts.role_failures.get(&user.id);
     match facts.roles.get(&user.id) {
+        _ if role_failure.is_some() => reasons.push(lookup_failed(
+            "the user's directory roles",
+            role_failure.map_or("", String::as_str),
+        )),
         Some(roles) if roles.is_empty() => {}
         Some(roles) if options.allow_privileged => notes.push(format!(
             "Holds directory roles ({}); converting anyway because --allow-privileged was given.",
@@ -613,7 +646,12 @@ fn block_reasons(
                 ),
             ));
         }
+        let address_failure = facts.address_failures.get(&key);
         match facts.address_holders.get(&key) {
+            _ if address_failure.is_some() => reasons.push(lookup_failed(
+                &format!("who holds `{external}`"),
+                address_failure.map_or("", String::as_str),
+            )),
             Some(holders) => {
                 let others: Vec<&AddressHolder> = holders
                     .iter()

@@ -8,7 +8,7 @@
 
 use jiff::{SignedDuration, Timestamp};
 
-use b2b_graph::{GraphClient, GraphError};
+use b2b_graph::GraphClient;
 
 use crate::executor::{self, ExecuteError};
 use crate::journal::{InvitationRecord, Journal, JournalError};
@@ -35,8 +35,8 @@ pub enum Reinvited {
         /// The link to deliver, for invitations sent without email.
         redeem_url: Option<String>,
     },
-    /// Graph refused or failed; nothing changed for this user.
-    Failed(GraphError),
+    /// Graph refused or failed (the message says why, with Graph's request-id).
+    Failed(String),
     /// The journal no longer holds the row this invitation came from, so the
     /// invitation's settings are unknown and nothing was sent.
     NotInJournal,

@@ -123,3 +123,111 @@ pub fn decide(
         to_convert,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::clock::FixedClock;
+    use crate::journal::NewRun;
+    use crate::plan::{Action, Decision, Plan, PlanEntry, PlanOptions};
+
+    fn journal_with_a_run() -> (tempfile::TempDir, Journal, RunRecord) {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(FixedClock::new("2026-11-24T10:00:00Z".parse().unwrap()));
+        let journal = Journal::open(&dir.path().join("run.db"), clock).unwrap();
+        let entry = |row: u64, decision| PlanEntry {
+            row,
+            user: format!("u{row}"),
+            user_id: Some(format!("id-{row}")),
+            display_name: None,
+            user_principal_name: None,
+            external_email: format!("u{row}@fabrikam.com"),
+            decision,
+            reasons: vec![],
+            notes: vec![],
+            actions: vec![Action::Verify],
+        };
+        let plan = Plan {
+            entries: vec![
+                entry(2, Decision::Convert),
+                entry(3, Decision::Convert),
+                entry(4, Decision::Skip),
+            ],
+        };
+        let options = PlanOptions::new("t");
+        let run = journal
+            .start_run(
+                &NewRun {
+                    input_path: "users.csv",
+                    input_sha256: "aaa",
+                    tenant_id: "T",
+                    graph_root: "http://127.0.0.1:1/",
+                    command: "apply",
+                    options: &options,
+                },
+                &plan,
+            )
+            .unwrap();
+        journal
+            .finish_entry(&run.id, 2, crate::vocabulary::EntryOutcome::Converted, None)
+            .unwrap();
+        (dir, journal, run)
+    }
+
+    fn target(sha: &str, tenant: &str) -> Target<'static> {
+        Target {
+            input_path: "users.csv",
+            input_sha256: if sha == "aaa" { "aaa" } else { "bbb" },
+            tenant_id: if tenant == "T" { "t" } else { "other" },
+            graph_root: "http://127.0.0.1:1/",
+        }
+    }
+
+    #[test]
+    fn the_same_input_and_tenant_resume_with_what_remains() {
+        let (_dir, journal, run) = journal_with_a_run();
+        let decision = decide(&journal, &target("aaa", "T"), false).unwrap();
+        assert_eq!(
+            decision,
+            Resumption::Resume {
+                run,
+                remaining: 1,
+                to_convert: 2
+            }
+        );
+    }
+
+    #[test]
+    fn a_changed_input_or_another_tenant_is_refused_unless_new_run() {
+        let (_dir, journal, run) = journal_with_a_run();
+        let changed = decide(&journal, &target("bbb", "T"), false).unwrap_err();
+        assert!(matches!(changed, ResumptionError::InputChanged { .. }));
+        assert!(
+            changed.to_string().contains("has changed since"),
+            "{changed}"
+        );
+        let other = decide(&journal, &target("aaa", "X"), false).unwrap_err();
+        assert!(
+            matches!(other, ResumptionError::OtherTenant { .. }),
+            "{other}"
+        );
+        assert_eq!(
+            decide(&journal, &target("bbb", "T"), true).unwrap(),
+            Resumption::StartNew {
+                abandoning: Some(run)
+            }
+        );
+    }
+
+    #[test]
+    fn a_journal_without_unfinished_run_starts_new() {
+        let (_dir, journal, run) = journal_with_a_run();
+        journal.finish_run(&run.id).unwrap();
+        assert_eq!(
+            decide(&journal, &target("aaa", "T"), false).unwrap(),
+            Resumption::StartNew { abandoning: None }
+        );
+    }
+}

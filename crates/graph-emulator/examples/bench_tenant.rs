@@ -64,20 +64,17 @@ async fn main() {
 
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     let root = emu.url().to_string();
-    let token: Value = client
-        .post(format!("{root}{}/oauth2/v2.0/token", emu.tenant_id()))
-        .form(&[
-            ("client_id", "5d7f1c2a-9e3b-4f6d-8a1c-2b3e4f5a6b7c"),
-            ("client_secret", "demo-secret-not-for-production"),
-            ("scope", "https://graph.microsoft.com/.default"),
-            ("grant_type", "client_credentials"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let token = json_body(
+        client
+            .post(format!("{root}{}/oauth2/v2.0/token", emu.tenant_id()))
+            .form(&[
+                ("client_id", "5d7f1c2a-9e3b-4f6d-8a1c-2b3e4f5a6b7c"),
+                ("client_secret", "demo-secret-not-for-production"),
+                ("scope", "https://graph.microsoft.com/.default"),
+                ("grant_type", "client_credentials"),
+            ]),
+    )
+    .await;
     let token = token["access_token"].as_str().unwrap().to_owned();
 
     for (label, first) in [
@@ -98,15 +95,7 @@ async fn main() {
         let (mut seen, mut pages) = (0usize, 0usize);
         let mut next = Some(first);
         while let Some(url) = next {
-            let page: Value = client
-                .get(&url)
-                .bearer_auth(&token)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let page = json_body(client.get(&url).bearer_auth(&token)).await;
             seen += page["value"].as_array().map_or(0, Vec::len);
             pages += 1;
             next = page["@odata.nextLink"].as_str().map(str::to_owned);
@@ -147,4 +136,9 @@ async fn main() {
         t.elapsed()
     );
     emu.shutdown().await;
+}
+
+/// Sends `request` and parses the answer as JSON (the token and every page are read so).
+async fn json_body(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.unwrap().json().await.unwrap()
 }

@@ -27,7 +27,7 @@ use crate::throttle::{ThrottleGates, ThrottleScope};
 pub struct ClientOptions {
     /// Retry policy for 429 / 503 / 504 / transport failures.
     pub retry: RetryPolicy,
-    /// Per-request timeout (`Duration::ZERO` disables it, e.g. for
+    /// Per-request timeout, each attempt (`Duration::ZERO` disables it, e.g. for
     /// paused-time tests where a pending timer would fire during real I/O).
     pub timeout: Duration,
     /// `User-Agent` header.
@@ -39,6 +39,9 @@ pub struct ClientOptions {
     pub invitation_window: Duration,
     /// Seed for retry jitter; `None` picks a random one.
     pub seed: Option<u64>,
+    /// The longest `Retry-After` the client waits out. A longer one ends the call
+    /// with [`GraphError::ThrottledTooLong`] instead of a silent hang.
+    pub max_retry_after: Duration,
     /// The wall clock (for `Retry-After` dates); the system clock by default.
     pub clock: SharedClock,
 }
@@ -47,14 +50,24 @@ impl Default for ClientOptions {
     fn default() -> Self {
         ClientOptions {
             retry: RetryPolicy::default(),
-            timeout: Duration::from_secs(60),
+            timeout: Duration::from_secs(30),
             user_agent: format!("b2b-convert/{}", env!("CARGO_PKG_VERSION")),
             invitations_per_window: 150,
             invitation_window: Duration::from_secs(5),
             seed: None,
+            max_retry_after: Duration::from_secs(120),
             clock: crate::clock::system(),
         }
     }
+}
+
+/// A wait Graph imposed on one throttle scope, as [`GraphClient::throttle_wait`] sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThrottleWait {
+    /// Which of Graph's limits.
+    pub scope: &'static str,
+    /// How much longer.
+    pub remaining: Duration,
 }
 
 /// A Microsoft Graph v1.0 client. Cheap to clone: clones share the HTTP
@@ -192,6 +205,21 @@ impl GraphClient {
         })
     }
 
+    /// A client signing in with a client secret (OAuth2 client credentials), the token
+    /// URL and scope taken from `endpoints`.
+    pub fn with_client_secret(
+        endpoints: Endpoints,
+        tenant: &str,
+        client_id: &str,
+        secret: secrecy::SecretString,
+        options: ClientOptions,
+    ) -> Result<GraphClient, GraphError> {
+        let credential =
+            crate::auth::ClientSecretCredential::new(&endpoints, tenant, client_id, secret)
+                .with_clock(options.clock.clone());
+        GraphClient::new(endpoints, Arc::new(credential), options)
+    }
+
     /// The endpoints this client talks to.
     pub fn endpoints(&self) -> &Endpoints {
         &self.inner.endpoints
@@ -217,6 +245,41 @@ impl GraphClient {
         let mut url = self.url(segments);
         set_query(&mut url, pairs);
         url
+    }
+
+    fn throttled_too_long(
+        &self,
+        call: &Call,
+        path: &str,
+        wait: Duration,
+        scope: Option<String>,
+        request_id: Option<String>,
+    ) -> GraphError {
+        GraphError::ThrottledTooLong {
+            wait,
+            cap: self.inner.options.max_retry_after,
+            scope: scope.or_else(|| Some(call.scope.name().to_owned())),
+            request_id,
+            method: call.method.to_string(),
+            path: path.to_owned(),
+        }
+    }
+
+    /// How long Graph has asked this client to hold back, in the scope that waits
+    /// longest: for a progress line ("throttled by Graph, resuming in 38 s").
+    pub fn throttle_wait(&self) -> Option<ThrottleWait> {
+        ThrottleScope::ALL
+            .into_iter()
+            .filter_map(|scope| {
+                self.inner
+                    .gates
+                    .remaining(scope)
+                    .map(|remaining| ThrottleWait {
+                        scope: scope.name(),
+                        remaining,
+                    })
+            })
+            .max_by_key(|w| w.remaining)
     }
 
     /// Retry the jitter of call number `n` would use (see
@@ -263,6 +326,12 @@ impl GraphClient {
         let mut refreshed = false;
         loop {
             attempt += 1;
+            if let Some(wait) = inner.gates.remaining(call.scope)
+                && wait > inner.options.max_retry_after
+            {
+                // Another caller was told to wait longer than this run allows.
+                return Err(self.throttled_too_long(&call, &path, wait, None, None));
+            }
             let _pass = inner.gates.enter(call.scope).await;
             for _ in 0..call.paced {
                 inner.pacer.acquire().await;
@@ -282,6 +351,11 @@ impl GraphClient {
                     .body(body.clone());
             }
             let (failure, retry_after, error) = match req.send().await {
+                Err(e) if e.is_builder() => {
+                    // The request could not even be built (a URL too long, say): it
+                    // never left, and trying again would fail the same way.
+                    return Err(GraphError::InvalidRequest(crate::error::describe(e)));
+                }
                 Err(e) => {
                     // Only a failed connect proves nothing reached Graph; a
                     // timeout or reset may hit after the server acted.
@@ -366,7 +440,15 @@ impl GraphClient {
                         // scope holds off, whether or not we retry ourselves.
                         let hold = retry_after.unwrap_or_else(|| policy.delay(attempt, None, seed));
                         inner.gates.block_for(call.scope, hold);
-                    } else {
+                    }
+                    if let Some(wait) = retry_after.filter(|w| *w > inner.options.max_retry_after)
+                        && (status == 429 || crate::retry::is_transient_status(status))
+                    {
+                        let scope = header_str(&headers, "x-ms-throttle-scope");
+                        let request_id = error.request_id().map(str::to_owned);
+                        return Err(self.throttled_too_long(&call, &path, wait, scope, request_id));
+                    }
+                    if status != 429 {
                         inner.gates.admitted(call.scope);
                     }
                     (Failure::Status(status), retry_after, error)

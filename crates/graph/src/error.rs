@@ -74,6 +74,30 @@ pub enum GraphError {
         /// Graph's `request-id`, when known.
         request_id: Option<String>,
     },
+    /// Graph asked us to wait longer than the configured cap (`--max-retry-after`):
+    /// waiting silently for an hour helps nobody, so the call stops here and the run
+    /// can be resumed later.
+    #[error(
+        "Graph throttled {method} {path} and asked to wait {secs} s, more than the {cap_secs} s this run allows (throttle scope {scope_text}, request-id {rid}); run the command again later to resume",
+        secs = wait.as_secs(),
+        cap_secs = cap.as_secs(),
+        scope_text = scope.as_deref().unwrap_or("not given"),
+        rid = request_id.as_deref().unwrap_or("none")
+    )]
+    ThrottledTooLong {
+        /// How long Graph asked to wait.
+        wait: Duration,
+        /// The cap it exceeds.
+        cap: Duration,
+        /// `x-ms-throttle-scope`, when Graph sent it, or the client's own scope name.
+        scope: Option<String>,
+        /// Graph's `request-id` of the throttled answer, when there was one.
+        request_id: Option<String>,
+        /// HTTP method of the request.
+        method: String,
+        /// Path of the request (no query string).
+        path: String,
+    },
     /// An endpoint URL was refused (scheme, host, path, query).
     #[error("invalid endpoint: {0}")]
     InvalidEndpoint(String),
@@ -108,6 +132,30 @@ impl GraphError {
         match self {
             GraphError::Api { status, .. } | GraphError::Auth { status, .. } => Some(*status),
             _ => None,
+        }
+    }
+
+    /// Whether the failure may go away by itself (throttling, a server error, a lost
+    /// connection or a timeout): the request is worth trying again later. Anything
+    /// else (a refusal, a bad request, a body too large) will fail the same way again.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            GraphError::Api { status, .. } => {
+                *status == 429 || crate::retry::is_transient_status(*status)
+            }
+            GraphError::Transport { .. } | GraphError::ThrottledTooLong { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// Whether the request may have taken effect although no success was seen: a
+    /// transport failure after sending, or a server error. For a one-way request
+    /// (an invitation) the outcome must be settled by reading back, never by resending.
+    pub fn outcome_unknown(&self) -> bool {
+        match self {
+            GraphError::Api { status, .. } => crate::retry::is_transient_status(*status),
+            GraphError::Transport { sent, .. } => *sent,
+            _ => false,
         }
     }
 

@@ -6,7 +6,7 @@
 //! (auth, `client-request-id`, throttle gates, invitation pacing, retries,
 //! OData error mapping, `@odata.nextLink` paging) and one file per resource.
 //!
-//! * **Retries** — 429, 503, 504 and transport errors for idempotent calls;
+//! * **Retries** — 429, 500, 502, 503, 504 and transport errors for idempotent calls;
 //!   `POST /invitations` only on 429 or when the connection was never made.
 //!   `Retry-After` is honoured (fractional seconds, integers, HTTP dates) and
 //!   blocks every caller of the same throttle scope; otherwise exponential
@@ -71,7 +71,7 @@ pub use crate::auth::{
     AccessToken, ClientSecretCredential, StaticToken, TokenSource, renewal_margin,
 };
 pub use crate::batch::MAX_BATCH;
-pub use crate::client::{ClientOptions, GraphClient};
+pub use crate::client::{ClientOptions, GraphClient, ThrottleWait};
 pub use crate::clock::{Clock, FixedClock, SharedClock, SystemClock};
 pub use crate::cloud::{Cloud, Endpoints};
 pub use crate::error::GraphError;

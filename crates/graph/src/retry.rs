@@ -123,10 +123,12 @@ pub fn parse_retry_after(value: &str, now: jiff::Timestamp) -> Option<Duration> 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Idempotency {
     /// Safe to repeat (GET, PATCH with the same body, revokeSignInSessions):
-    /// retried on 429, 503, 504 and any transport error.
+    /// retried on 429, 500, 502, 503, 504 and any transport error — Graph's faults
+    /// are weather, and repeating such a request changes nothing.
     Idempotent,
     /// Not safe to repeat blindly (POST /invitations): retried only on 429
-    /// and on transport errors where the request certainly was not sent.
+    /// and on transport errors where the request certainly was not sent. Any other
+    /// failure leaves the outcome unknown; the caller settles it by reading back.
     NotIdempotent,
 }
 
@@ -139,18 +141,21 @@ pub(crate) enum Failure {
     Transport { sent: bool },
 }
 
+/// The server errors Graph answers now and then and that go away by themselves
+/// (graph-facts §4 lists 500, 503 and 504; gateways in front of Graph add 502).
+pub(crate) fn is_transient_status(status: u16) -> bool {
+    matches!(status, 500 | 502 | 503 | 504)
+}
+
 /// Whether a failure is worth another attempt under the given idempotency.
 pub(crate) fn should_retry(failure: Failure, idempotency: Idempotency) -> bool {
-    matches!(
-        (failure, idempotency),
-        (Failure::Status(429), _)
-            | (Failure::Status(503 | 504), Idempotency::Idempotent)
-            | (Failure::Transport { .. }, Idempotency::Idempotent)
-            | (
-                Failure::Transport { sent: false },
-                Idempotency::NotIdempotent
-            )
-    )
+    match (failure, idempotency) {
+        (Failure::Status(429), _) => true,
+        (Failure::Status(status), Idempotency::Idempotent) => is_transient_status(status),
+        (Failure::Transport { .. }, Idempotency::Idempotent) => true,
+        (Failure::Transport { sent }, Idempotency::NotIdempotent) => !sent,
+        (Failure::Status(_), Idempotency::NotIdempotent) => false,
+    }
 }
 
 #[cfg(test)]
@@ -225,7 +230,11 @@ mod tests {
         assert!(should_retry(Status(503), Idempotent));
         assert!(should_retry(Status(504), Idempotent));
         assert!(!should_retry(Status(503), NotIdempotent));
-        assert!(!should_retry(Status(500), Idempotent));
+        assert!(should_retry(Status(500), Idempotent));
+        assert!(should_retry(Status(502), Idempotent));
+        assert!(!should_retry(Status(500), NotIdempotent));
+        assert!(!should_retry(Status(502), NotIdempotent));
+        assert!(!should_retry(Status(413), Idempotent));
         assert!(should_retry(Transport { sent: true }, Idempotent));
         assert!(!should_retry(Transport { sent: true }, NotIdempotent));
         assert!(should_retry(Transport { sent: false }, NotIdempotent));

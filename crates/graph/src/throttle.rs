@@ -17,6 +17,20 @@ pub(crate) enum ThrottleScope {
     Invitations,
 }
 
+impl ThrottleScope {
+    /// Every scope.
+    pub(crate) const ALL: [ThrottleScope; 2] =
+        [ThrottleScope::Directory, ThrottleScope::Invitations];
+
+    /// The scope's name in messages.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            ThrottleScope::Directory => "identity and access (users, groups, roles)",
+            ThrottleScope::Invitations => "invitation manager (150 per 5 s per tenant)",
+        }
+    }
+}
+
 /// One scope's gate. After a 429 it is *cautious* (half-open): once the Retry-After
 /// has passed, a single request probes; the others wait until an answer other than
 /// 429 proves the quota has room. Releasing every waiter at once would spend the one
@@ -81,6 +95,13 @@ impl ThrottleGates {
             state.until = Some(until);
         }
         state.cautious = true;
+    }
+
+    /// How long the scope's gate still holds callers back, if it does.
+    pub(crate) fn remaining(&self, scope: ThrottleScope) -> Option<Duration> {
+        let until = self.gate(scope).state().until?;
+        let now = Instant::now();
+        (until > now).then(|| until - now)
     }
 
     /// Graph admitted a request of this scope (any answer but 429): normal flow again.

@@ -1,21 +1,28 @@
 //! `apply`: plan, confirm, convert; every step journaled, and a re-run resumes.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use b2b_convert_core::clock;
-use b2b_convert_core::executor::Execution;
+use b2b_convert_core::executor::{Execution, ExecutorOptions};
 use b2b_convert_core::input::{self, Input};
 use b2b_convert_core::journal::{EntryOutcome, Journal, NewRun, RunRecord};
 use b2b_convert_core::plan::Decision;
 use b2b_convert_core::resumption::{self, Resumption, Target};
+use tokio_util::sync::CancellationToken;
 
 use crate::cli::{ApplyArgs, OutputFormat};
 use crate::connection::{Connection, connect};
+use crate::interrupt;
 use crate::output;
 use crate::progress;
 use crate::prompt::{command_line, confirm};
 use crate::render::plan::{plan_table, summary};
 use crate::render::results::results_table;
+
+/// How long steps in flight may take to finish after an interrupt before the tool
+/// quits anyway (an open step is settled by reading back on resume).
+const GRACE: Duration = Duration::from_secs(10);
 
 /// Runs `apply`.
 pub async fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
@@ -25,7 +32,28 @@ pub async fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
     let Some(run) = prepare_run(&args, &connection, &journal, &input).await? else {
         return Ok(ExitCode::SUCCESS);
     };
-    let execution = progress::execute(&connection, &journal, &run).await?;
+    let cancel = CancellationToken::new();
+    let interrupts = tokio::spawn(interrupt::watch(cancel.clone()));
+    let options = ExecutorOptions {
+        concurrency: usize::from(args.planning.concurrency),
+        cancel: cancel.clone(),
+        ..ExecutorOptions::default()
+    };
+    let execution = progress::execute(&connection, &journal, &run, &options);
+    tokio::pin!(execution);
+    let execution = tokio::select! {
+        execution = &mut execution => execution?,
+        () = async { cancel.cancelled().await; tokio::time::sleep(GRACE).await } => {
+            eprintln!(
+                "Requests still in flight after {} s; quitting. Their steps stay open in the journal \
+                 and are settled by reading the users back when you resume.",
+                GRACE.as_secs()
+            );
+            interrupt::print_resume();
+            return Ok(interrupt::exit_code());
+        }
+    };
+    interrupts.abort();
     report_execution(&journal, &run, &execution, args.output)
 }
 
@@ -162,8 +190,23 @@ fn report_execution(
         execution.unfinished,
         journal.path().display()
     );
+    for pending in &execution.pending {
+        eprintln!("Row {} still pending: {}", pending.row, pending.reason);
+    }
     if let Some(reason) = &execution.stopped {
         eprintln!("Stopped early: {reason}");
+    }
+    if execution.interrupted {
+        eprintln!("Interrupted: every step in flight finished and is recorded.");
+        interrupt::print_resume();
+        return Ok(interrupt::exit_code());
+    }
+    if execution.unfinished > 0 {
+        eprintln!(
+            "{} users are not converted yet; nothing is lost. To finish, run the same command again:\n  {}",
+            execution.unfinished,
+            command_line()
+        );
     }
     Ok(
         if failed + unverified + execution.unfinished > 0 || execution.stopped.is_some() {

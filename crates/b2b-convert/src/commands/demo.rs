@@ -4,15 +4,15 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::Context;
 use b2b_convert_core::clock;
+use b2b_convert_core::executor::ExecutorOptions;
 use b2b_convert_core::input::parse_input;
 use b2b_convert_core::journal::{Journal, NewRun};
 use b2b_convert_core::plan::{Decision, PlanOptions};
 use b2b_convert_core::status;
-use b2b_graph::{ClientOptions, ClientSecretCredential, Endpoints, GraphClient};
+use b2b_graph::{ClientOptions, Endpoints, GraphClient};
 use graph_emulator::{EmulatorConfig, Tenant};
 use secrecy::SecretString;
 
@@ -56,9 +56,13 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     eprintln!("Demo tenant {tenant_id} served by the offline Graph emulator at {root}\n");
 
     let endpoints = Endpoints::new(root.clone(), root.clone())?;
-    let secret = SecretString::from(app.client_secret.clone().unwrap_or_default());
-    let tokens = ClientSecretCredential::new(&endpoints, &tenant_id, &app.client_id, secret);
-    let client = GraphClient::new(endpoints, Arc::new(tokens), ClientOptions::default())?;
+    let client = GraphClient::with_client_secret(
+        endpoints,
+        &tenant_id,
+        &app.client_id,
+        SecretString::from(app.client_secret.clone().unwrap_or_default()),
+        ClientOptions::default(),
+    )?;
     let connection = Connection {
         client,
         tenant_id: tenant_id.clone(),
@@ -98,7 +102,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         },
         &plan,
     )?;
-    let execution = progress::execute(&connection, &journal, &run).await?;
+    let execution =
+        progress::execute(&connection, &journal, &run, &ExecutorOptions::default()).await?;
     output::write_line(results_table(&execution.results))?;
 
     output::write_line(format!(

@@ -1,6 +1,6 @@
 //! Bad input: a clear error naming the file, line and column, and nothing sent.
 
-use crate::support::{TestTenant, stderr};
+use crate::support::{APPLY_ARGS, TestTenant, stderr};
 
 #[test]
 fn bad_cell_names_file_line_and_column_and_nothing_is_sent() {
@@ -9,17 +9,7 @@ fn bad_cell_names_file_line_and_column_and_nothing_is_sent() {
         "users.csv",
         "user,externalEmail,sendEmail\nadele.vance@contoso.com,adele@fabrikam.com,yes\nben.walters@contoso.com,ben@northwind.com,perhaps\n",
     );
-    for args in [
-        &["plan", "--input", "users.csv"][..],
-        &[
-            "apply",
-            "--input",
-            "users.csv",
-            "--yes",
-            "--journal",
-            "run.db",
-        ][..],
-    ] {
+    for args in [&["plan", "--input", "users.csv"][..], APPLY_ARGS] {
         let output = tenant.cmd(args).output().expect("runs");
         assert_eq!(output.status.code(), Some(2), "{args:?}");
         let err = stderr(&output);

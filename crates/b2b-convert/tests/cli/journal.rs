@@ -8,8 +8,8 @@ use graph_emulator::simulation::SimulationOverrides;
 use serde_json::{Value, json};
 
 use crate::support::{
-    DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_INPUT, DEMO_TENANT_ID, TestTenant, invited_user_ids,
-    stderr,
+    APPLY_ARGS, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_INPUT, DEMO_TENANT_ID, TestTenant,
+    invited_user_ids, stderr,
 };
 
 const USERS: usize = 500;
@@ -69,14 +69,7 @@ fn big_tenant() -> (String, String) {
 fn apply_and_kill(tenant: &TestTenant, halt: &str) -> bool {
     let mut command = Command::new(assert_cmd::cargo::cargo_bin("b2b-convert"));
     command
-        .args([
-            "apply",
-            "--input",
-            "users.csv",
-            "--yes",
-            "--journal",
-            "run.db",
-        ])
+        .args(APPLY_ARGS)
         .current_dir(tenant.dir.path())
         .env("AZURE_TENANT_ID", DEMO_TENANT_ID)
         .env("AZURE_CLIENT_ID", DEMO_CLIENT_ID)

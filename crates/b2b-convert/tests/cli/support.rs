@@ -18,6 +18,17 @@ pub const DEMO_TENANT_ID: &str = "8f9c6a7e-2b1d-4c3e-9a5f-0d1e2f3a4b5c";
 /// The demo's input file.
 pub const DEMO_INPUT: &str = include_str!("../../../../tenants/demo-input.csv");
 
+/// `apply` on the scratch folder's users.csv with run.db as journal, unattended: the
+/// arguments most tests apply with, named once so they all run the same command.
+pub const APPLY_ARGS: &[&str] = &[
+    "apply",
+    "--input",
+    "users.csv",
+    "--yes",
+    "--journal",
+    "run.db",
+];
+
 /// The object id of demo user NN.
 pub fn demo_user(nn: u32) -> String {
     format!("d0000000-0000-4000-8000-0000000000{nn:02}")
@@ -107,14 +118,7 @@ impl TestTenant {
     /// Writes `input` as users.csv and runs `apply --yes --journal run.db` plus `extra`.
     pub fn apply(&self, input: &str, extra: &[&str]) -> std::process::Output {
         self.write("users.csv", input);
-        let mut args = vec![
-            "apply",
-            "--input",
-            "users.csv",
-            "--yes",
-            "--journal",
-            "run.db",
-        ];
+        let mut args = APPLY_ARGS.to_vec();
         args.extend_from_slice(extra);
         self.cmd(&args).output().expect("apply runs")
     }

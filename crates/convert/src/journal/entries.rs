@@ -68,11 +68,7 @@ impl Journal {
                                 .map_err(|e| self.corrupt("entry outcome", e))
                         })
                         .transpose()?,
-                    outcome_at: raw
-                        .outcome_at
-                        .as_deref()
-                        .map(|t| self.timestamp(t))
-                        .transpose()?,
+                    outcome_at: self.optional_timestamp(raw.outcome_at.as_deref())?,
                     error: raw.error,
                 })
             })

@@ -72,9 +72,28 @@ impl Journal {
 
     /// Every user this journal has invited, by invitation time.
     pub fn invitations(&self) -> Result<Vec<InvitationRecord>, JournalError> {
-        let raw = self.query_rows("SELECT user_id, run_id, row, display_name, upn, external_email, invited_at, invite_count,
-                        redeem_url, state, state_changed_at, checked_at
-                 FROM invitations ORDER BY invited_at, user_id", [], |r| {
+        self.invitations_where("1 = 1", [])
+    }
+
+    /// The invitation of one user, if the journal has invited them.
+    pub fn invitation(&self, user_id: &str) -> Result<Option<InvitationRecord>, JournalError> {
+        // Object ids compare without case, as Graph compares them.
+        Ok(self
+            .invitations_where("user_id = ?1 COLLATE NOCASE", [user_id])?
+            .pop())
+    }
+
+    fn invitations_where<P: rusqlite::Params>(
+        &self,
+        clause: &str,
+        params: P,
+    ) -> Result<Vec<InvitationRecord>, JournalError> {
+        let sql = format!(
+            "SELECT user_id, run_id, row, display_name, upn, external_email, invited_at, invite_count,
+                    redeem_url, state, state_changed_at, checked_at
+             FROM invitations WHERE {clause} ORDER BY invited_at, user_id"
+        );
+        let raw = self.query_rows(&sql, params, |r| {
             Ok(RawInvitation {
                 user_id: r.get(0)?,
                 run_id: r.get(1)?,
@@ -103,16 +122,8 @@ impl Journal {
                     invite_count: r.invite_count,
                     redeem_url: r.redeem_url,
                     state: r.state.as_deref().map(InvitationState::parse),
-                    state_changed_at: r
-                        .state_changed_at
-                        .as_deref()
-                        .map(|t| self.timestamp(t))
-                        .transpose()?,
-                    checked_at: r
-                        .checked_at
-                        .as_deref()
-                        .map(|t| self.timestamp(t))
-                        .transpose()?,
+                    state_changed_at: self.optional_timestamp(r.state_changed_at.as_deref())?,
+                    checked_at: self.optional_timestamp(r.checked_at.as_deref())?,
                 })
             })
             .collect()

@@ -204,6 +204,10 @@ impl Journal {
     fn timestamp(&self, text: &str) -> Result<Timestamp, JournalError> {
         text.parse().map_err(|e| self.corrupt("timestamp", e))
     }
+
+    fn optional_timestamp(&self, text: Option<&str>) -> Result<Option<Timestamp>, JournalError> {
+        text.map(|t| self.timestamp(t)).transpose()
+    }
 }
 
 /// Creates the journal file readable by its owner only, before SQLite opens it (SQLite

@@ -112,11 +112,7 @@ impl Journal {
         Ok(RunRecord {
             id: raw.id,
             started_at: self.timestamp(&raw.started_at)?,
-            finished_at: raw
-                .finished_at
-                .as_deref()
-                .map(|t| self.timestamp(t))
-                .transpose()?,
+            finished_at: self.optional_timestamp(raw.finished_at.as_deref())?,
             status: raw
                 .status
                 .parse()

@@ -85,8 +85,12 @@ impl Journal {
         let mut conn = self.conn()?;
         let tx = conn.transaction().map_err(|e| self.sql(e))?;
         tx.execute(
-            "UPDATE steps SET outcome = ?1, outcome_at = ?2, http_status = ?3, error_code = ?4,
-                    error_message = ?5, request_id = ?6, detail = ?7
+            // A step settled by reading back keeps the error its request got, if any:
+            // that is what Microsoft support asks about.
+            "UPDATE steps SET outcome = ?1, outcome_at = ?2,
+                    http_status = COALESCE(?3, http_status), error_code = COALESCE(?4, error_code),
+                    error_message = COALESCE(?5, error_message), request_id = COALESCE(?6, request_id),
+                    detail = COALESCE(?7, detail)
              WHERE id = ?8",
             params![
                 result.as_str(),
@@ -104,6 +108,27 @@ impl Journal {
             upsert_invitation(&tx, &now, invited).map_err(|e| self.sql(e))?;
         }
         tx.commit().map_err(|e| self.sql(e))
+    }
+
+    /// Records what a request got when its outcome is unknown (a server error, or the
+    /// connection lost after sending) and leaves the step open, exactly as if the process
+    /// had died before the answer: it is then settled by reading the user back, the
+    /// same way a resumed run settles it.
+    pub fn record_unknown(&self, step_id: i64, outcome: &StepOutcome) -> Result<(), JournalError> {
+        self.conn()?
+            .execute(
+                "UPDATE steps SET http_status = ?1, error_code = ?2, error_message = ?3, request_id = ?4
+                 WHERE id = ?5 AND outcome IS NULL",
+                params![
+                    outcome.http_status,
+                    outcome.error_code,
+                    outcome.error_message,
+                    outcome.request_id,
+                    step_id
+                ],
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(())
     }
 
     /// The steps of a run (of one entry when `row` is given), oldest first.
@@ -156,11 +181,7 @@ impl Journal {
                         .map_err(|e| self.corrupt("step outcome", e))
                 })
                 .transpose()?,
-            outcome_at: raw
-                .outcome_at
-                .as_deref()
-                .map(|t| self.timestamp(t))
-                .transpose()?,
+            outcome_at: self.optional_timestamp(raw.outcome_at.as_deref())?,
             outcome: StepOutcome {
                 http_status: raw.http_status,
                 error_code: raw.error_code,

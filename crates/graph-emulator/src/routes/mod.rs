@@ -34,7 +34,7 @@ use parking_lot::{Mutex, RwLock};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::directory::Directory;
+use crate::directory::{Directory, text};
 use crate::error::{GraphError, RequestIds};
 use crate::gate::{Gate, gate};
 use crate::principal::Principal;
@@ -177,6 +177,18 @@ impl Ctx {
     /// Notes the target user.
     pub fn target(&self, user_id: &str) {
         self.slot.0.lock().user_id = Some(user_id.to_owned());
+    }
+
+    /// The index of the user a `/users/{key}` path addresses (object id or
+    /// userPrincipalName), noted as the request's target for the log; 404
+    /// `Request_ResourceNotFound` when there is none. One place, so every handler that
+    /// addresses a user answers a miss and logs a hit the same way.
+    pub fn target_user(&self, dir: &Directory, key: &str) -> Result<usize, GraphError> {
+        let index = dir
+            .find_user(key)
+            .ok_or_else(|| GraphError::not_found(key))?;
+        self.target(text(&dir.users[index], "id").unwrap_or_default());
+        Ok(index)
     }
 
     /// Turns a handler result into the response, with request-id headers.

@@ -105,11 +105,8 @@ pub async fn transitive_roles(
         }
         opts.check_select("microsoft.graph.directoryRole")?;
         let dir = app.dir.read();
-        let index = dir
-            .find_user(&key)
-            .ok_or_else(|| GraphError::not_found(&key))?;
+        let index = ctx.target_user(&dir, &key)?;
         let user_id = text(&dir.users[index], "id").unwrap_or_default().to_owned();
-        ctx.target(&user_id);
         let value: Vec<Value> = dir
             .roles_of(&user_id)
             .into_iter()

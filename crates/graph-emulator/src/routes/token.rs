@@ -67,15 +67,7 @@ async fn discovery_endpoint(
     Path(tenant): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if !service.is_this_tenant(&tenant) {
-        return TokenError::new(
-            "invalid_tenant",
-            90002,
-            format!("Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."),
-        )
-        .into_response_with(service.base(), &headers);
-    }
-    Json(service.discovery(&tenant)).into_response()
+    tenant_document(&service, &tenant, &headers, TenantDocument::Discovery)
 }
 
 async fn jwks_endpoint(
@@ -83,15 +75,41 @@ async fn jwks_endpoint(
     Path(tenant): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if !service.is_this_tenant(&tenant) {
-        return TokenError::new(
-            "invalid_tenant",
-            90002,
-            format!("Tenant '{tenant}' not found."),
-        )
-        .into_response_with(service.base(), &headers);
+    tenant_document(&service, &tenant, &headers, TenantDocument::Jwks)
+}
+
+/// The per-tenant JSON documents served by GET.
+#[derive(Clone, Copy)]
+enum TenantDocument {
+    /// The OpenID configuration.
+    Discovery,
+    /// The signing keys.
+    Jwks,
+}
+
+/// Serves `document` for `tenant`, or AADSTS90002 when the tenant is not this one. Entra
+/// words that error differently per endpoint: the discovery document adds a hint about the
+/// tenant id and cloud, the keys endpoint does not.
+fn tenant_document(
+    service: &TokenService,
+    tenant: &str,
+    headers: &HeaderMap,
+    document: TenantDocument,
+) -> Response {
+    if !service.is_this_tenant(tenant) {
+        let message = match document {
+            TenantDocument::Discovery => format!(
+                "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."
+            ),
+            TenantDocument::Jwks => format!("Tenant '{tenant}' not found."),
+        };
+        return TokenError::new("invalid_tenant", 90002, message)
+            .into_response_with(service.base(), headers);
     }
-    Json(service.jwks()).into_response()
+    match document {
+        TenantDocument::Discovery => Json(service.discovery(tenant)).into_response(),
+        TenantDocument::Jwks => Json(service.jwks()).into_response(),
+    }
 }
 
 async fn instance_discovery(State(service): State<Arc<TokenService>>) -> Response {

@@ -165,11 +165,8 @@ pub async fn get_one(
         }
         opts.check_select(USERS.type_name)?;
         let dir = app.dir.read();
-        let index = dir
-            .find_user(&key)
-            .ok_or_else(|| GraphError::not_found(&key))?;
+        let index = ctx.target_user(&dir, &key)?;
         let user = &dir.users[index];
-        ctx.target(text(user, "id").unwrap_or_default());
         let mut body = Map::new();
         body.insert(
             "@odata.context".into(),
@@ -199,11 +196,8 @@ pub async fn revoke_sessions(
             "Directory.ReadWrite.All",
         ])?;
         let mut dir = app.dir.write();
-        let index = dir
-            .find_user(&key)
-            .ok_or_else(|| GraphError::not_found(&key))?;
+        let index = ctx.target_user(&dir, &key)?;
         let user = &mut dir.users[index];
-        ctx.target(text(user, "id").unwrap_or_default());
         user.insert(
             "signInSessionsValidFromDateTime".into(),
             Value::String(directory::now()),
@@ -373,11 +367,8 @@ fn patch_user(app: &AppState, ctx: &Ctx, key: &str, body: &[u8]) -> Result<Respo
     ctx.permission(&used.join(" + "));
 
     let mut dir = app.dir.write();
-    let index = dir
-        .find_user(key)
-        .ok_or_else(|| GraphError::not_found(key))?;
+    let index = ctx.target_user(&dir, key)?;
     let user_id = text(&dir.users[index], "id").unwrap_or_default().to_owned();
-    ctx.target(&user_id);
     let user = &dir.users[index];
 
     if user.get("onPremisesSyncEnabled") == Some(&Value::Bool(true))

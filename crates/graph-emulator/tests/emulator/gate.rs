@@ -144,15 +144,32 @@ impl Emu {
         format!("{}/v1.0{path}", self.root)
     }
 
-    pub async fn state(&self) -> Value {
+    /// GET `/v1.0{path}` with `token` as bearer: the authenticated Graph call most tests
+    /// make, one place so they all send it the same way.
+    pub async fn get_graph(&self, path: &str, token: &str) -> reqwest::Response {
         self.client
-            .get(format!("{}/_emulator/state", self.root))
+            .get(self.graph(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// GET `url` without a token and parse the body as JSON.
+    pub async fn get_json(&self, url: &str) -> Value {
+        self.client
+            .get(url)
             .send()
             .await
             .unwrap()
             .json()
             .await
             .unwrap()
+    }
+
+    pub async fn state(&self) -> Value {
+        self.get_json(&format!("{}/_emulator/state", self.root))
+            .await
     }
 }
 
@@ -193,13 +210,7 @@ fn assert_aadsts(status: StatusCode, body: &Value, expected_status: StatusCode, 
 async fn token_by_secret_then_graph_call() {
     let emu = Emu::demo().await;
     let token = emu.token(APP, SECRET).await;
-    let response = emu
-        .client
-        .get(emu.graph(&format!("/users/{BEN}")))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let response = emu.get_graph(&format!("/users/{BEN}"), &token).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["x-ms-resource-unit"], "2");
     let user: Value = response.json().await.unwrap();
@@ -221,18 +232,12 @@ async fn token_by_secret_then_graph_call() {
     assert_eq!(body["ext_expires_in"], 3599);
 
     // Discovery points back at the emulator.
-    let doc: Value = emu
-        .client
-        .get(format!(
+    let doc = emu
+        .get_json(&format!(
             "{}/contoso.com/v2.0/.well-known/openid-configuration",
             emu.root
         ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(doc["token_endpoint"], emu.token_url());
 }
 
@@ -284,13 +289,7 @@ async fn token_by_certificate_assertions_and_refusals() {
         let token_claims: Value = jsonwebtoken::dangerous::insecure_decode_claims(token).unwrap();
         assert_eq!(token_claims["appidacr"], "2");
         assert_eq!(token_claims["roles"], json!(["User.Read.All"]));
-        let response = emu
-            .client
-            .get(emu.graph(&format!("/users/{BEN}")))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
+        let response = emu.get_graph(&format!("/users/{BEN}"), token).await;
         assert_eq!(response.status(), StatusCode::OK);
     }
 
@@ -358,7 +357,8 @@ async fn token_by_certificate_assertions_and_refusals() {
 #[tokio::test]
 async fn graph_calls_need_a_valid_token_and_the_permission() {
     let emu = Emu::demo().await;
-    let url = emu.graph(&format!("/users/{BEN}"));
+    let path = format!("/users/{BEN}");
+    let url = emu.graph(&path);
     let check_401 = |response: reqwest::Response| async move {
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
         assert!(response.headers().contains_key("www-authenticate"));
@@ -372,29 +372,13 @@ async fn graph_calls_need_a_valid_token_and_the_permission() {
     };
     let message = check_401(emu.client.get(&url).send().await.unwrap()).await;
     assert_eq!(message, "Access token is empty.");
-    let message = check_401(
-        emu.client
-            .get(&url)
-            .bearer_auth("garbage")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let message = check_401(emu.get_graph(&path, "garbage").await).await;
     assert!(message.contains("CompactToken"), "{message}");
 
     // A token of another emulator instance: right shape and claims, wrong signing key.
     let other = Emu::demo().await;
     let forged = other.token(APP, SECRET).await;
-    let message = check_401(
-        emu.client
-            .get(&url)
-            .bearer_auth(&forged)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let message = check_401(emu.get_graph(&path, &forged).await).await;
     assert!(
         message.starts_with("Access token validation failure"),
         "{message}"
@@ -406,15 +390,7 @@ async fn graph_calls_need_a_valid_token_and_the_permission() {
         .token_service()
         .mint_expired_for_tests(APP)
         .unwrap();
-    let message = check_401(
-        emu.client
-            .get(&url)
-            .bearer_auth(&expired)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let message = check_401(emu.get_graph(&path, &expired).await).await;
     assert!(message.contains("expired"), "{message}");
 
     // A valid token without the permission.
@@ -496,13 +472,7 @@ async fn the_151st_invitation_request_in_5_seconds_is_throttled() {
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
 
     // Other workloads are not affected by the invitation manager's limit.
-    let response = emu
-        .client
-        .get(emu.graph(&format!("/users/{BEN}")))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let response = emu.get_graph(&format!("/users/{BEN}"), &token).await;
     assert_eq!(response.status(), StatusCode::OK);
 }
 
@@ -620,13 +590,7 @@ async fn tls_serves_https_trusted_through_the_written_ca() {
     );
     assert!(emu.root.starts_with("https://"), "{}", emu.root);
     let token = emu.token(APP, SECRET).await;
-    let response = emu
-        .client
-        .get(emu.graph(&format!("/users/{BEN}")))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let response = emu.get_graph(&format!("/users/{BEN}"), &token).await;
     assert_eq!(response.status(), StatusCode::OK);
 
     let untrusting = reqwest::Client::builder()

@@ -155,6 +155,15 @@ impl Emulator {
         }
     }
 
+    /// GET, without a token, a full URL of this emulator: the pages it links to by
+    /// absolute URL (e.g. an invitation's `inviteRedeemUrl`).
+    pub async fn get_url(&self, url: &str) -> Answer {
+        let path = url
+            .strip_prefix(&self.root)
+            .unwrap_or_else(|| panic!("{url} is not a URL of this emulator"));
+        self.send("GET", path, None, &[], None).await
+    }
+
     pub async fn get(&self, path: &str, token: &str) -> Answer {
         self.send("GET", path, Some(token), &[], None).await
     }

@@ -5,11 +5,11 @@ use std::time::Duration;
 use b2b_graph::model::{
     EmailAddress, InvitationRequest, InvitedUserMessageInfo, InvitedUserRef, Recipient,
 };
-use b2b_graph::{ClientOptions, GraphError};
+use b2b_graph::{ClientOptions, GraphClient, GraphError};
 use serde_json::json;
 use tokio::time::Instant;
 use wiremock::matchers::{method, path};
-use wiremock::{Mock, ResponseTemplate};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::support::*;
 
@@ -32,6 +32,25 @@ fn request() -> InvitationRequest {
         }),
         ..Default::default()
     }
+}
+
+/// Answers every invitation request with [`created`], for tests about what happens around
+/// a successful call (retries before it, pacing between calls).
+async fn mount_created(server: &MockServer) {
+    Mock::given(method("POST"))
+        .and(path(INV))
+        .respond_with(created())
+        .mount(server)
+        .await;
+}
+
+/// Invites user u1 with [`request`] where the test expects the call to fail, and returns
+/// the error to check.
+async fn invite_refused(client: &GraphClient) -> GraphError {
+    client
+        .invite_existing_user("u1", &request())
+        .await
+        .unwrap_err()
 }
 
 fn created() -> ResponseTemplate {
@@ -116,10 +135,7 @@ async fn not_retried_on_500_or_503() {
             )
             .mount(&server)
             .await;
-        let err = client
-            .invite_existing_user("u1", &request())
-            .await
-            .unwrap_err();
+        let err = invite_refused(&client).await;
         assert_eq!(err.status(), Some(status));
         assert_eq!(
             requests_to(&server, INV).await.len(),
@@ -141,10 +157,7 @@ async fn not_retried_after_timeout() {
         .respond_with(created().set_delay(Duration::from_secs(2)))
         .mount(&server)
         .await;
-    let err = client
-        .invite_existing_user("u1", &request())
-        .await
-        .unwrap_err();
+    let err = invite_refused(&client).await;
     match err {
         GraphError::Transport {
             sent,
@@ -171,11 +184,7 @@ async fn retried_on_429() {
         .up_to_n_times(1)
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .and(path(INV))
-        .respond_with(created())
-        .mount(&server)
-        .await;
+    mount_created(&server).await;
     let t0 = Instant::now();
     let inv = client.invite_existing_user("u1", &request()).await.unwrap();
     assert_eq!(inv.id, "inv-1");
@@ -204,10 +213,7 @@ async fn connect_failure_is_not_sent_and_retried_then_reported() {
     let client =
         b2b_graph::GraphClient::new(endpoints, std::sync::Arc::new(credential(&server)), opts)
             .unwrap();
-    let err = client
-        .invite_existing_user("u1", &request())
-        .await
-        .unwrap_err();
+    let err = invite_refused(&client).await;
     assert!(
         matches!(err, GraphError::Transport { sent: false, .. }),
         "{err:?}"
@@ -222,11 +228,7 @@ async fn pacing_never_exceeds_the_window_across_clones() {
         ..options()
     })
     .await;
-    Mock::given(method("POST"))
-        .and(path(INV))
-        .respond_with(created())
-        .mount(&server)
-        .await;
+    mount_created(&server).await;
     let t0 = Instant::now();
     let futs = (0..5).map(|i| {
         let c = client.clone();

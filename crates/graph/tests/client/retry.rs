@@ -6,13 +6,23 @@ use b2b_graph::{ClientOptions, RetryPolicy, jitter_seed};
 use serde_json::json;
 use tokio::time::Instant;
 use wiremock::matchers::{method, path};
-use wiremock::{Mock, ResponseTemplate};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::support::*;
 
 fn throttled(retry_after: &str) -> ResponseTemplate {
     graph_error(429, "TooManyRequests", "Too many requests", "rid-429")
         .insert_header("Retry-After", retry_after)
+}
+
+/// Serves user `id` at `GET /v1.0/users/{id}`: the call that succeeds once the
+/// throttling or failure a test mounted first has run out.
+async fn mount_user(server: &MockServer, id: &str) {
+    Mock::given(method("GET"))
+        .and(path(format!("/v1.0/users/{id}")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": id})))
+        .mount(server)
+        .await;
 }
 
 #[tokio::test(start_paused = true)]
@@ -24,11 +34,7 @@ async fn fractional_retry_after_is_honoured() {
         .up_to_n_times(1)
         .mount(&server)
         .await;
-    Mock::given(method("GET"))
-        .and(path("/v1.0/users/u1"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "u1"})))
-        .mount(&server)
-        .await;
+    mount_user(&server, "u1").await;
     let t0 = Instant::now();
     let u = client.get_user("u1", &[]).await.unwrap().unwrap();
     let elapsed = t0.elapsed();
@@ -64,11 +70,7 @@ async fn a_429_makes_the_next_request_wait() {
         .respond_with(throttled("2.5"))
         .mount(&server)
         .await;
-    Mock::given(method("GET"))
-        .and(path("/v1.0/users/b"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "b"})))
-        .mount(&server)
-        .await;
+    mount_user(&server, "b").await;
     let err = client.get_user("a", &[]).await.unwrap_err();
     assert_eq!(err.status(), Some(429));
     assert_eq!(err.code(), Some("TooManyRequests"));
@@ -95,11 +97,7 @@ async fn a_503_without_retry_after_backs_off_with_seeded_jitter() {
         .up_to_n_times(2)
         .mount(&server)
         .await;
-    Mock::given(method("GET"))
-        .and(path("/v1.0/users/u1"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "u1"})))
-        .mount(&server)
-        .await;
+    mount_user(&server, "u1").await;
     // First logical call on this client: jitter seed index 0.
     let seed = jitter_seed(7, 0);
     let expected = opts.retry.delay(1, None, seed) + opts.retry.delay(2, None, seed);
@@ -129,17 +127,51 @@ async fn retries_stop_after_max_attempts() {
     assert_eq!(requests_to(&server, "/v1.0/users/u1").await.len(), 4);
 }
 
-#[tokio::test]
-async fn a_500_is_not_retried_even_for_get() {
+#[tokio::test(start_paused = true)]
+async fn a_get_rides_out_500_and_502() {
+    let (server, client) = setup().await;
+    for (status, code) in [(500, "InternalServerError"), (502, "BadGateway")] {
+        Mock::given(method("GET"))
+            .and(path("/v1.0/users/u1"))
+            .respond_with(graph_error(status, code, "boom", "rid-5xx"))
+            .up_to_n_times(1)
+            .expect(1)
+            .mount(&server)
+            .await;
+    }
+    mount_user(&server, "u1").await;
+    let user = client.get_user("u1", &[]).await.unwrap();
+    assert_eq!(user.map(|u| u.id).as_deref(), Some("u1"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_after_beyond_the_cap_ends_the_call_at_once() {
     let (server, client) = setup().await;
     Mock::given(method("GET"))
         .and(path("/v1.0/users/u1"))
-        .respond_with(graph_error(500, "InternalServerError", "boom", "rid-500"))
+        .respond_with(throttled("3600").insert_header(
+            "x-ms-throttle-scope",
+            "Tenant_Application/ReadWrite/app/tenant",
+        ))
         .expect(1)
         .mount(&server)
         .await;
+    // Paused time would hide a wait; `expect(1)` proves there was no retry after one.
     let err = client.get_user("u1", &[]).await.unwrap_err();
-    assert_eq!(err.status(), Some(500));
+    assert!(
+        matches!(err, b2b_graph::GraphError::ThrottledTooLong { .. }),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    assert!(text.contains("3600 s"), "{text}");
+    assert!(text.contains("Tenant_Application/ReadWrite"), "{text}");
+    assert!(client.throttle_wait().is_some(), "the wait is visible");
+    // Every other caller of the scope is refused at once too, without a request.
+    let again = client.get_user("u1", &[]).await.unwrap_err();
+    assert!(matches!(
+        again,
+        b2b_graph::GraphError::ThrottledTooLong { .. }
+    ));
 }
 
 #[tokio::test(start_paused = true)]

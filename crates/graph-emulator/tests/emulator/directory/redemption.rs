@@ -16,15 +16,15 @@ async fn the_partner_redeems_through_the_consent_page() {
         )
         .await;
     let url = a.json["inviteRedeemUrl"].as_str().unwrap().to_owned();
-    let page = emu.client.get(&url).send().await.unwrap();
-    assert_eq!(page.status(), 200);
+    let page = emu.get_url(&url).await;
+    assert_eq!(page.status, 200);
     assert!(
-        page.headers()["content-type"]
+        page.headers["content-type"]
             .to_str()
             .unwrap()
             .starts_with("text/html")
     );
-    let html = page.text().await.unwrap();
+    let html = page.text;
     assert!(html.contains("<form method=\"post\">"));
     assert!(html.contains("<button type=\"submit\" id=\"accept\">Accept</button>"));
     assert!(html.contains("nina@fabrikam.com") && html.contains("contoso.com"));
@@ -71,14 +71,9 @@ async fn redeem_pages_escape_values() {
         .await;
     assert_eq!(a.status, 201, "{}", a.text);
     let html = emu
-        .client
-        .get(a.json["inviteRedeemUrl"].as_str().unwrap())
-        .send()
+        .get_url(a.json["inviteRedeemUrl"].as_str().unwrap())
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .text;
     assert!(html.contains("o&#39;neil@fabrikam.com"));
     assert!(!html.contains("o'neil@"));
 }

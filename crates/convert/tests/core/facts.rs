@@ -1,0 +1,71 @@
+//! Reading the tenant and deciding every row, against the emulator.
+
+use std::collections::BTreeMap;
+
+use b2b_convert_core::facts::{self, FactsProgress};
+use b2b_convert_core::plan::{Decision, Lookup, PlanOptions};
+
+use crate::support::Fixture;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_tenant_is_read_and_every_row_decided() {
+    let fixture = Fixture::demo().await;
+    let input = fixture.demo_input();
+    let last = std::sync::Mutex::new(None::<FactsProgress>);
+    let plan = facts::plan_rows(
+        &fixture.client,
+        &input.rows,
+        &PlanOptions::new(&fixture.tenant_id),
+        4,
+        &|p| *last.lock().unwrap() = Some(p),
+    )
+    .await
+    .expect("the demo tenant can be read");
+
+    assert_eq!(plan.entries.len(), input.rows.len());
+    let counts = plan.counts();
+    assert_eq!(counts[&Decision::Convert], 6, "{counts:?}");
+    assert_eq!(counts[&Decision::Skip], 3, "{counts:?}");
+    assert_eq!(counts[&Decision::Blocked], 15, "{counts:?}");
+    let last = last.lock().unwrap().expect("progress was reported");
+    assert_eq!(last.done, last.total, "progress ends at its total");
+
+    let codes: BTreeMap<u64, Vec<&str>> = plan
+        .entries
+        .iter()
+        .map(|e| (e.row, e.reasons.iter().map(|r| r.code.as_str()).collect()))
+        .collect();
+    // One row per rule that needs a read of its own: the user, the domains, who holds
+    // the address, and the user's roles.
+    assert_eq!(codes[&2], Vec::<&str>::new(), "adele converts");
+    assert_eq!(codes[&14], ["external_domain_is_verified"], "{codes:?}");
+    assert_eq!(codes[&21], ["not_found"], "{codes:?}");
+    assert!(codes[&15].contains(&"email_in_use"), "{codes:?}");
+    assert!(
+        codes.values().any(|c| c.contains(&"privileged_role")),
+        "{codes:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn facts_cover_every_found_user_and_address() {
+    let fixture = Fixture::demo().await;
+    let input = fixture.demo_input();
+    let facts = facts::gather(&fixture.client, &input.rows, 8, &|_| {})
+        .await
+        .unwrap();
+    assert!(facts.verified_domains.iter().any(|d| d == "contoso.com"));
+    // Roles were read for every user found: a missing entry would be "unknown", which
+    // the planner treats as privileged.
+    let found = facts.lookups.values().filter_map(|l| match l {
+        Lookup::Found { id } => Some(id),
+        _ => None,
+    });
+    for id in found {
+        assert!(facts.roles.contains_key(id), "no roles read for {id}");
+    }
+    assert!(
+        !facts.address_holders["partners@fabrikam.com"].is_empty(),
+        "the shared partner address is held by someone"
+    );
+}
