@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
+use b2b_convert_core::facts::Strategy;
 use b2b_convert_core::input;
 use b2b_convert_core::plan::PlanOptions;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -84,6 +85,27 @@ pub enum CloudArg {
     China,
 }
 
+/// `--planning`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanningArg {
+    /// Snapshot for large inputs, lookup for small ones.
+    Auto,
+    /// Read the whole tenant once.
+    Snapshot,
+    /// Read per row.
+    Lookup,
+}
+
+impl From<PlanningArg> for Strategy {
+    fn from(arg: PlanningArg) -> Strategy {
+        match arg {
+            PlanningArg::Auto => Strategy::Auto,
+            PlanningArg::Snapshot => Strategy::Snapshot,
+            PlanningArg::Lookup => Strategy::Lookup,
+        }
+    }
+}
+
 /// Options shared by plan and apply.
 #[derive(Debug, Clone, Args)]
 pub struct PlanningArgs {
@@ -104,6 +126,10 @@ pub struct PlanningArgs {
     /// the redeem URLs are printed for you to deliver.
     #[arg(long)]
     pub no_email: bool,
+    /// How to read the tenant: `snapshot` reads it once, page by page (best for large
+    /// inputs); `lookup` reads what each row names; `auto` picks by input and tenant size.
+    #[arg(long, value_enum, default_value_t = PlanningArg::Auto)]
+    pub planning: PlanningArg,
     /// Graph requests in flight at once, reading the tenant and converting users (Graph's
     /// limits are kept by pacing in any case).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
@@ -228,9 +254,22 @@ pub struct EmulatorArgs {
     /// Random extra latency up to this many milliseconds.
     #[arg(long)]
     pub jitter_ms: Option<u64>,
-    /// Share of requests (0.0–1.0) answered with 500/503/504 or a cut connection.
+    /// Share of requests (0.0–1.0) answered with 500/502/503/504 or a cut connection.
     #[arg(long)]
     pub fault_rate: Option<f64>,
+    /// Share of requests (0.0–1.0) whose answer is held for --stall-ms after the tenant
+    /// processed them (a client that times out can't know the outcome).
+    #[arg(long)]
+    pub stall_rate: Option<f64>,
+    /// How long a stalled answer is held, in milliseconds (default 120000).
+    #[arg(long)]
+    pub stall_ms: Option<u64>,
+    /// Every throttling 429 and every simulated 503 says `Retry-After: N` seconds.
+    #[arg(long, value_name = "N")]
+    pub retry_after_s: Option<u64>,
+    /// How many requests the request log keeps (older ones are dropped; counters stay).
+    #[arg(long, value_name = "N")]
+    pub request_log: Option<usize>,
     /// After this many invitations, refuse all others as Microsoft's anti-abuse block does.
     #[arg(long)]
     pub block_invites_after: Option<u64>,

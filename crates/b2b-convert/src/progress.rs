@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use b2b_convert_core::executor::{self, ExecEvent, Execution, ExecutorOptions};
-use b2b_convert_core::facts;
+use b2b_convert_core::facts::{self, Strategy};
 use b2b_convert_core::input::Input;
 use b2b_convert_core::journal::{Journal, RunRecord};
 use b2b_convert_core::plan::{Plan, PlanOptions};
@@ -46,6 +46,7 @@ pub async fn plan(
     connection: &Connection,
     input: &Input,
     options: &PlanOptions,
+    strategy: Strategy,
     concurrency: u16,
 ) -> anyhow::Result<Plan> {
     let bar = bar(
@@ -57,6 +58,7 @@ pub async fn plan(
         &connection.client,
         &input.rows,
         options,
+        strategy,
         usize::from(concurrency),
         &|p| {
             bar.set_length(p.total as u64);

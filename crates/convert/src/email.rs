@@ -4,7 +4,10 @@
 //! `~ ! # $ % ^ & * ( ) + = [ ] { } \ / | ; : " < > ? ,`; `.` and `-` are fine except at
 //! the start or end of the user name; `_` is allowed anywhere (graph-facts.md §1, from
 //! Microsoft's `resources/invitation.md`). Checking this before anything is sent turns a
-//! mid-run 400 into a plan-time `invalid_email` with the reason spelled out.
+//! mid-run 400 into a plan-time `invalid_email` with the reason spelled out. Messages
+//! quote at most 80 characters of the address, so a pasted paragraph stays readable.
+
+use crate::input::quoted;
 
 /// Characters Graph refuses anywhere in an invited address.
 pub const FORBIDDEN: &[char] = &[
@@ -67,7 +70,7 @@ fn check_domain(domain: &str) -> Result<(), String> {
     }
     let labels: Vec<&str> = domain.split('.').collect();
     if labels.len() < 2 {
-        return Err(format!("the domain `{domain}` has no dot"));
+        return Err(format!("the domain `{}` has no dot", quoted(domain)));
     }
     for label in &labels {
         let ok = !label.is_empty()
@@ -76,7 +79,10 @@ fn check_domain(domain: &str) -> Result<(), String> {
             && !label.starts_with('-')
             && !label.ends_with('-');
         if !ok {
-            return Err(format!("the domain `{domain}` is not a valid host name"));
+            return Err(format!(
+                "the domain `{}` is not a valid host name",
+                quoted(domain)
+            ));
         }
     }
     Ok(())
@@ -129,6 +135,16 @@ mod tests {
             let err = check_address(bad).unwrap_err();
             assert!(err.contains(why), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn messages_quote_at_most_80_characters_of_a_domain() {
+        let long = format!("a@{}", "d".repeat(300));
+        let err = check_address(&long).unwrap_err();
+        assert!(err.contains("longer than 253"), "{err}");
+        let err = check_address(&format!("a@{}", "d_".repeat(100))).unwrap_err();
+        assert!(err.contains("d_…"), "{err}");
+        assert!(err.len() < 150, "{err}");
     }
 
     #[test]

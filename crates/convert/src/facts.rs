@@ -43,7 +43,7 @@ pub struct FactsError {
     pub source: GraphError,
 }
 
-fn context(what: impl Into<String>) -> impl FnOnce(GraphError) -> FactsError {
+pub(crate) fn context(what: impl Into<String>) -> impl FnOnce(GraphError) -> FactsError {
     let what = what.into();
     move |source| FactsError { what, source }
 }
@@ -57,17 +57,110 @@ pub struct FactsProgress {
     pub total: usize,
 }
 
+/// How the facts are read: the tenant once, or per row. Both give the same facts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Strategy {
+    /// Snapshot when the input is large against the tenant, lookup otherwise.
+    #[default]
+    Auto,
+    /// Read every user, group and contact once, page by page ([`crate::snapshot`]).
+    Snapshot,
+    /// Read what each row names (five requests or so per row).
+    Lookup,
+}
+
+/// The strategy `Auto` picks for `rows` input rows and a tenant of `users` users: a
+/// snapshot costs one request per 999 users, a lookup about five per row, so the
+/// snapshot wins once the tenant's pages are fewer than twice the rows.
+pub fn choose(rows: usize, users: u64) -> Strategy {
+    let pages = users.div_ceil(999);
+    if pages <= 2 * rows as u64 {
+        Strategy::Snapshot
+    } else {
+        Strategy::Lookup
+    }
+}
+
 /// Reads what the planner needs for `rows` and decides every row: what `plan`, `apply`
 /// and `demo` all do before anything is changed.
 pub async fn plan_rows(
     client: &GraphClient,
     rows: &[InputRow],
     options: &PlanOptions,
+    strategy: Strategy,
     concurrency: usize,
     progress: &(dyn Fn(FactsProgress) + Sync),
 ) -> Result<Plan, FactsError> {
-    let facts = gather(client, rows, concurrency, progress).await?;
+    let facts = gather_with(client, rows, strategy, concurrency, progress).await?;
     Ok(plan::plan(rows, &facts, options))
+}
+
+/// Reads the facts for `rows` with `strategy` (resolving `Auto` by counting users).
+pub async fn gather_with(
+    client: &GraphClient,
+    rows: &[InputRow],
+    strategy: Strategy,
+    concurrency: usize,
+    progress: &(dyn Fn(FactsProgress) + Sync),
+) -> Result<Facts, FactsError> {
+    let strategy = match strategy {
+        Strategy::Auto => match client.count_users().await {
+            Ok(users) => {
+                let chosen = choose(rows.len(), users);
+                tracing::info!(
+                    "planning: {chosen:?} ({} rows against a tenant of {users} users)",
+                    rows.len()
+                );
+                chosen
+            }
+            Err(error) => {
+                tracing::info!("planning: Lookup (the users could not be counted: {error})");
+                Strategy::Lookup
+            }
+        },
+        chosen => {
+            tracing::info!("planning: {chosen:?} (as asked)");
+            chosen
+        }
+    };
+    let mut facts = match strategy {
+        Strategy::Snapshot => {
+            let domains = verified_domains(client).await?;
+            crate::snapshot::gather(client, rows, domains, progress).await?
+        }
+        Strategy::Auto | Strategy::Lookup => gather(client, rows, concurrency, progress).await?,
+    };
+    normalise(&mut facts);
+    Ok(facts)
+}
+
+/// Puts the facts in one order whatever order Graph answered in, so both strategies
+/// (and two runs) give the same plan, word for word.
+fn normalise(facts: &mut Facts) {
+    for names in facts.roles.values_mut() {
+        names.sort();
+    }
+    for holders in facts.address_holders.values_mut() {
+        holders.sort_by(|a, b| (a.kind as u8, &a.id).cmp(&(b.kind as u8, &b.id)));
+    }
+    for lookup in facts.lookups.values_mut() {
+        if let Lookup::Ambiguous { ids } = lookup {
+            ids.sort();
+        }
+    }
+}
+
+/// The tenant's verified domains, lower case: a tenant-wide read, so a failure stops
+/// planning (without it no row can be checked against them).
+async fn verified_domains(client: &GraphClient) -> Result<Vec<String>, FactsError> {
+    Ok(client
+        .list_domains()
+        .await
+        .map_err(context("the tenant's domains"))?
+        .into_iter()
+        .filter(|d| d.is_verified)
+        .map(|d| d.id.to_lowercase())
+        .collect())
 }
 
 /// Reads every fact the planner needs for `rows`.
@@ -78,14 +171,7 @@ pub async fn gather(
     progress: &(dyn Fn(FactsProgress) + Sync),
 ) -> Result<Facts, FactsError> {
     let concurrency = concurrency.max(1);
-    let verified_domains: Vec<String> = client
-        .list_domains()
-        .await
-        .map_err(context("the tenant's domains"))?
-        .into_iter()
-        .filter(|d| d.is_verified)
-        .map(|d| d.id.to_lowercase())
-        .collect();
+    let verified_domains = verified_domains(client).await?;
 
     let references: BTreeSet<String> = rows.iter().map(|r| reference_key(&r.user)).collect();
     let addresses: BTreeSet<String> = rows
@@ -169,7 +255,20 @@ pub async fn gather(
         .into_iter()
         .collect();
     total.store(lookups + addresses_count + found.len(), Ordering::Relaxed);
-    let roles: Vec<(String, Result<Vec<String>, GraphError>)> = stream::iter(found)
+    read_roles_per_user(client, found, concurrency, &mut facts, &tick).await;
+    Ok(facts)
+}
+
+/// Reads each user's roles (`transitiveMemberOf/microsoft.graph.directoryRole`); a user
+/// whose roles can't be read is recorded as a failure, which the planner blocks.
+pub(crate) async fn read_roles_per_user(
+    client: &GraphClient,
+    ids: Vec<String>,
+    concurrency: usize,
+    facts: &mut Facts,
+    tick: &(dyn Fn() + Sync),
+) {
+    let roles: Vec<(String, Result<Vec<String>, GraphError>)> = stream::iter(ids)
         .map(|id| async {
             let roles = client.user_directory_roles(&id).await;
             tick();
@@ -181,7 +280,7 @@ pub async fn gather(
             });
             (id, names)
         })
-        .buffer_unordered(concurrency)
+        .buffer_unordered(concurrency.max(1))
         .collect()
         .await;
     for (id, result) in roles {
@@ -194,13 +293,12 @@ pub async fn gather(
             }
         }
     }
-    Ok(facts)
 }
 
 /// How one reference resolved, with the users read on the way.
 type Resolved = Result<(Lookup, Vec<User>), FactsError>;
 
-fn looks_like_object_id(reference: &str) -> bool {
+pub(crate) fn looks_like_object_id(reference: &str) -> bool {
     uuid::Uuid::parse_str(reference).is_ok()
 }
 
@@ -320,7 +418,11 @@ async fn address_holders(
     Ok(holders)
 }
 
-fn object_holder(address: &str, object: &DirectoryObject, kind: HolderKind) -> AddressHolder {
+pub(crate) fn object_holder(
+    address: &str,
+    object: &DirectoryObject,
+    kind: HolderKind,
+) -> AddressHolder {
     AddressHolder {
         id: object.id.clone(),
         kind,
@@ -336,7 +438,7 @@ fn object_holder(address: &str, object: &DirectoryObject, kind: HolderKind) -> A
 }
 
 /// Names the property that holds the address (the first that matches).
-fn holding_property(
+pub(crate) fn holding_property(
     address: &str,
     upn: Option<&str>,
     mail: Option<&str>,

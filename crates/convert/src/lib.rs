@@ -2,7 +2,8 @@
 //! and doing it without losing track of anyone.
 //!
 //! - [`input`] reads the CSV list of users and partner addresses;
-//! - [`facts`] reads what the planner needs from Microsoft Graph;
+//! - [`facts`] reads what the planner needs from Microsoft Graph, per row or, through
+//!   [`snapshot`], the whole tenant at once;
 //! - [`plan`] decides each row (pure: facts in, decisions out);
 //! - [`journal`] records every run, row and step in SQLite, so a crash loses nothing;
 //! - [`resumption`] decides whether `apply` resumes a run or starts one;
@@ -23,6 +24,7 @@ pub mod plan;
 pub mod reinvite;
 pub mod report;
 pub mod resumption;
+pub mod snapshot;
 pub mod status;
 #[cfg(feature = "testkit")]
 pub mod testkit;

@@ -1217,4 +1217,276 @@ mod tests {
         let json = serde_json::to_value(&blocked).unwrap();
         assert_eq!(json["reasons"][0]["code"], "external_domain_is_verified");
     }
+
+    /// A random small tenant and input, for the safety property below.
+    mod property {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// External addresses the rows pick from: valid, the same one in another case,
+        /// in a verified domain, under a verified domain, and invalid.
+        const ADDRESSES: [&str; 6] = [
+            "p0@fabrikam.com",
+            "P0@Fabrikam.com",
+            "p1@northwind.com",
+            "x@contoso.com",
+            "x@eu.contoso.com",
+            "not an address",
+        ];
+        /// Domains the tenant may have verified.
+        const DOMAINS: [&str; 2] = ["contoso.com", "fabrikam.com"];
+
+        /// Per user: [mailbox, onPremisesUserPrincipalName, synced, roles unreadable,
+        /// federated identity, created by invitation], mail (an index into ADDRESSES, or
+        /// none), roles (0 unread, 1 an admin role, else none), enabled (0 no, 1 unknown,
+        /// else yes), invitation state (0 pending, 1 accepted, 2 other, else none). The
+        /// harmless values are the likelier ones, so that enough rows convert for the
+        /// property to bite.
+        type UserSpec = ([bool; 6], usize, u8, u8, u8);
+        /// Per address: holders (0 unchecked, 1 a user, 2 a group, else nobody), whose
+        /// user holds it when 1, and whether reading its holders failed.
+        type AddressSpec = (u8, usize, bool);
+
+        fn user(index: usize, spec: &UserSpec) -> UserFacts {
+            let (flags, mail, _, enabled, state) = *spec;
+            UserFacts {
+                id: format!("u{index}"),
+                user_principal_name: Some(format!("u{index}@contoso.com")),
+                mail: ADDRESSES.get(mail).map(|m| (*m).to_owned()),
+                account_enabled: match enabled % 8 {
+                    0 => Some(false),
+                    1 => None,
+                    _ => Some(true),
+                },
+                has_mailbox: flags[0],
+                on_premises_user_principal_name: flags[1].then(|| "x@corp.local".into()),
+                on_premises_sync_enabled: Some(flags[2]),
+                has_external_identity: flags[4],
+                creation_type: flags[5].then(|| "Invitation".into()),
+                external_user_state: match state % 8 {
+                    0 => Some(InvitationState::PendingAcceptance),
+                    1 => Some(InvitationState::Accepted),
+                    2 => Some(InvitationState::parse("Revoked")),
+                    _ => None,
+                },
+                ..Default::default()
+            }
+        }
+
+        fn tenant(
+            users: &[UserSpec],
+            lookups: &[u8],
+            addresses: &[AddressSpec],
+            verified: [bool; 2],
+            rows: &[(usize, usize)],
+        ) -> (Facts, Vec<InputRow>) {
+            let mut facts = Facts {
+                verified_domains: DOMAINS
+                    .iter()
+                    .zip(verified)
+                    .filter(|(_, on)| *on)
+                    .map(|(d, _)| (*d).to_owned())
+                    .collect(),
+                ..Default::default()
+            };
+            for (index, spec) in users.iter().enumerate() {
+                let facts_user = user(index, spec);
+                let id = facts_user.id.clone();
+                let lookup = match lookups.get(index).copied().unwrap_or(0) % 8 {
+                    0 => Lookup::NotFound,
+                    1 => Lookup::Ambiguous {
+                        ids: vec![id.clone(), "other".into()],
+                    },
+                    2 => Lookup::Failed {
+                        error: "503 serviceUnavailable".into(),
+                    },
+                    _ => Lookup::Found { id: id.clone() },
+                };
+                facts.lookups.insert(reference_key(&id), lookup);
+                match spec.2 % 8 {
+                    0 => {}
+                    1 => {
+                        facts
+                            .roles
+                            .insert(id.clone(), vec!["Global Administrator".into()]);
+                    }
+                    _ => {
+                        facts.roles.insert(id.clone(), vec![]);
+                    }
+                }
+                if spec.0[3] {
+                    facts.role_failures.insert(id.clone(), "429".into());
+                }
+                facts.users.insert(id, facts_user);
+            }
+            for (address, &(kind, holder, failed)) in ADDRESSES.iter().zip(addresses) {
+                let key = address.to_lowercase();
+                let holders = match kind % 8 {
+                    0 => None,
+                    1 => Some(vec![AddressHolder {
+                        id: format!("U{}", holder % users.len().max(1)),
+                        kind: HolderKind::User,
+                        display_name: None,
+                        property: "mail".into(),
+                    }]),
+                    2 => Some(vec![AddressHolder {
+                        id: "g1".into(),
+                        kind: HolderKind::Group,
+                        display_name: None,
+                        property: "proxyAddresses".into(),
+                    }]),
+                    _ => Some(vec![]),
+                };
+                if let Some(holders) = holders {
+                    facts.address_holders.insert(key.clone(), holders);
+                }
+                if failed {
+                    facts.address_failures.insert(key, "timeout".into());
+                }
+            }
+            let rows = rows
+                .iter()
+                .enumerate()
+                .map(|(index, &(who, address))| {
+                    let reference = if who < users.len() {
+                        format!("U{who}")
+                    } else {
+                        "ghost@contoso.com".into()
+                    };
+                    row(
+                        index as u64 + 2,
+                        &reference,
+                        ADDRESSES[address % ADDRESSES.len()],
+                    )
+                })
+                .collect();
+            (facts, rows)
+        }
+
+        /// The blocking rule that covers row `index`, if any: an independent restatement
+        /// of what must never be converted.
+        fn blocking_rule(
+            index: usize,
+            rows: &[InputRow],
+            facts: &Facts,
+            allow_privileged: bool,
+        ) -> Option<&'static str> {
+            let row = &rows[index];
+            let external = row.external_email.trim();
+            let key = external.to_lowercase();
+            let resolved = |r: &InputRow| match facts.lookups.get(&reference_key(&r.user)) {
+                Some(Lookup::Found { id }) => Some(id.to_lowercase()),
+                _ => None,
+            };
+            let Some(id) = resolved(row) else {
+                return Some("unresolved user (not found, ambiguous or lookup failed)");
+            };
+            let Some(user) = facts.users.get(&id) else {
+                return Some("unknown user");
+            };
+            let duplicate = rows.iter().enumerate().any(|(other, r)| {
+                other != index
+                    && (resolved(r).as_deref() == Some(id.as_str())
+                        || r.external_email.trim().to_lowercase() == key)
+            });
+            if duplicate {
+                return Some("duplicate row");
+            }
+            if email::check_address(external).is_err() {
+                return Some("invalid address");
+            }
+            if user.has_mailbox {
+                return Some("mailbox");
+            }
+            if user.on_premises_user_principal_name.is_some() {
+                return Some("onPremisesUserPrincipalName");
+            }
+            if user.on_premises_sync_enabled == Some(true)
+                && !user
+                    .mail
+                    .as_deref()
+                    .is_some_and(|m| m.eq_ignore_ascii_case(external))
+            {
+                return Some("synced with another mail");
+            }
+            if facts.role_failures.contains_key(&user.id) {
+                return Some("roles unreadable");
+            }
+            match facts.roles.get(&user.id) {
+                None => return Some("roles unknown"),
+                Some(roles) if !roles.is_empty() && !allow_privileged => {
+                    return Some("privileged");
+                }
+                Some(_) => {}
+            }
+            if user.account_enabled == Some(false) {
+                return Some("disabled");
+            }
+            let domain = key.rsplit_once('@').map_or("", |(_, d)| d);
+            if facts
+                .verified_domains
+                .iter()
+                .any(|v| domain == v || domain.ends_with(&format!(".{v}")))
+            {
+                return Some("verified domain");
+            }
+            if facts.address_failures.contains_key(&key) {
+                return Some("holders unreadable");
+            }
+            match facts.address_holders.get(&key) {
+                None => Some("holders unknown"),
+                Some(holders) if holders.iter().any(|h| !h.id.eq_ignore_ascii_case(&user.id)) => {
+                    Some("address held by another object")
+                }
+                Some(_) => None,
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(1024))]
+            #[test]
+            fn no_convert_decision_targets_a_blocked_user(
+                users in prop::collection::vec(
+                    (
+                        prop::array::uniform6(prop::bool::weighted(0.1)),
+                        0..=ADDRESSES.len(),
+                        any::<u8>(),
+                        any::<u8>(),
+                        any::<u8>(),
+                    ),
+                    1..5,
+                ),
+                lookups in prop::collection::vec(any::<u8>(), 5),
+                addresses in prop::collection::vec(
+                    (any::<u8>(), any::<usize>(), prop::bool::weighted(0.1)),
+                    ADDRESSES.len(),
+                ),
+                verified in prop::array::uniform2(prop::bool::weighted(0.3)),
+                rows in prop::collection::vec((0..6usize, 0..ADDRESSES.len()), 1..6),
+                allow_privileged in any::<bool>(),
+            ) {
+                let (facts, rows) = tenant(&users, &lookups, &addresses, verified, &rows);
+                let mut options = PlanOptions::new(TENANT);
+                options.allow_privileged = allow_privileged;
+                let plan = plan(&rows, &facts, &options);
+                prop_assert_eq!(plan.entries.len(), rows.len());
+                for (index, entry) in plan.entries.iter().enumerate() {
+                    if entry.decision != Decision::Convert {
+                        prop_assert!(entry.actions.is_empty(), "{:?}", entry);
+                        continue;
+                    }
+                    let rule = blocking_rule(index, &rows, &facts, allow_privileged);
+                    prop_assert!(
+                        rule.is_none(),
+                        "row {} converts although {:?}: {:?}",
+                        entry.row,
+                        rule,
+                        entry
+                    );
+                    let invites = entry.actions.iter().any(|a| matches!(a, Action::Invite { .. }));
+                    prop_assert!(invites, "a convert row invites: {:?}", entry);
+                }
+            }
+        }
+    }
 }

@@ -45,6 +45,8 @@ pub struct StatusRow {
     pub pending_days: Option<f64>,
     /// Invitations sent.
     pub invite_count: Option<u32>,
+    /// The redeem link to deliver, for invitations sent without email.
+    pub redeem_url: Option<String>,
 }
 
 impl StatusRow {
@@ -88,6 +90,7 @@ pub fn status_rows(
                 pending_days: pending
                     .map(|i| now.duration_since(i.invited_at).as_secs_f64() / SECONDS_PER_DAY),
                 invite_count: invitation.map(|i| i.invite_count),
+                redeem_url: invitation.and_then(|i| i.redeem_url.clone()),
             }
         })
         .collect())

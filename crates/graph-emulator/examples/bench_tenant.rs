@@ -1,6 +1,7 @@
 //! Benchmark: builds a 100,000-user tenant (the demo tenant plus generated users), then
 //! times parsing and validating it, starting the emulator, and walking every user with
-//! `$top=999` pages over HTTP (unfiltered, and filtered with `startsWith`).
+//! `$top=999` pages over HTTP (unfiltered, and filtered with `startsWith`), writes, and
+//! the admin state document (whole and one section).
 //!
 //! Prints figures; asserts nothing about time. Run with
 //! `cargo run -p graph-emulator --example bench_tenant [--release] [-- USERS]`.
@@ -135,6 +136,24 @@ async fn main() {
         "20 x (PATCH mail + conversion invitation): {:.2?}",
         t.elapsed()
     );
+    // The admin document: whole (serialized straight into one buffer), and the part a
+    // test of a big tenant usually wants.
+    for query in ["", "?section=requests,invitations"] {
+        let t = Instant::now();
+        let bytes = client
+            .get(format!("{root}_emulator/state{query}"))
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        println!(
+            "GET /_emulator/state{query}: {:.1} MB in {:.2?}",
+            bytes.len() as f64 / 1e6,
+            t.elapsed()
+        );
+    }
     emu.shutdown().await;
 }
 

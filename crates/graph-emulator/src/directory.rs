@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::tenant::{DirectoryRole, Tenant};
 
@@ -239,30 +239,6 @@ impl Directory {
             .iter()
             .find(|(id, _)| !id.eq_ignore_ascii_case(except_id))
             .map(|(id, property)| (id.clone(), *property))
-    }
-
-    /// The full admin document (`GET /_emulator/state`), without the request log.
-    pub fn state(&self) -> Value {
-        let roles: Vec<Value> = self
-            .roles
-            .iter()
-            .map(|r| {
-                json!({
-                    "id": r.id, "displayName": r.display_name,
-                    "roleTemplateId": r.role_template_id, "description": r.description,
-                    "members": r.members,
-                })
-            })
-            .collect();
-        json!({
-            "tenantId": self.tenant_id,
-            "users": self.users,
-            "groups": self.groups,
-            "orgContacts": self.org_contacts,
-            "directoryRoles": roles,
-            "invitations": self.invitations,
-            "messages": self.messages,
-        })
     }
 }
 

@@ -6,6 +6,10 @@
 //! admitted, then the [`Principal`] is put into the request's extensions for the route.
 //! Permission checks (403) are the routes' business (`Principal::require_any`).
 //!
+//! With the simulation's `retryAfterS` (long Retry-After mode), every 429 carries
+//! `Retry-After: N` instead of the throttle's computed wait: the throttle itself is
+//! unchanged, only what the client is told to wait.
+//!
 //! Inner requests of `$batch` are dispatched in-process with a `Principal` already in
 //! their extensions: the gate then skips the token check (an outside caller can't put
 //! anything into extensions) but still classifies and throttles each one, as Graph counts
@@ -14,6 +18,7 @@
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
+use axum::http::header::RETRY_AFTER;
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -30,6 +35,8 @@ pub struct Gate {
     pub tokens: Arc<TokenService>,
     /// Graph's throttling state.
     pub throttle: Arc<Throttle>,
+    /// `retryAfterS`: the `Retry-After` every 429 carries, in whole seconds.
+    pub retry_after_s: Option<u64>,
 }
 
 /// The 429 response: Graph's error body with `innerError.code` "429" (as in
@@ -81,7 +88,15 @@ pub async fn gate(State(gate): State<Gate>, mut request: Request, next: Next) ->
         .throttle
         .admit(&principal.app_id, &principal.tenant_id, &workload);
     let mut response = match &admission.throttled {
-        Some(throttled) => throttled_response(throttled, &ids),
+        Some(throttled) => {
+            let mut response = throttled_response(throttled, &ids);
+            if let Some(seconds) = gate.retry_after_s {
+                response
+                    .headers_mut()
+                    .insert(RETRY_AFTER, HeaderValue::from(seconds));
+            }
+            response
+        }
         None => {
             request.extensions_mut().insert(principal);
             next.run(request).await

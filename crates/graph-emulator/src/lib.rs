@@ -6,21 +6,25 @@
 //! behaviour is undocumented, the emulator is stricter, and the module that implements the
 //! rule says so in its docs. A partner redeems an invitation at `{root}redeem/{token}`;
 //! `GET /_emulator/state` shows the whole tenant, the invitations, the emails sent and a log
-//! of every `/v1.0` request.
+//! of the last `/v1.0` requests (a bounded ring) with per-route counters.
 //!
 //! Modules: [`tenant`] (the tenant file), [`schema`] (Graph's v1.0 schema), [`directory`]
-//! (live state), [`query`] (OData options), [`routes`] (handlers); the gate helper's
-//! [`token`], [`gate`], [`throttle`], [`simulation`] and [`tls`].
+//! (live state), [`query`] (OData options), [`routes`] (handlers), [`request_log`]; the gate
+//! helper's [`token`], [`gate`], [`throttle`], [`simulation`]; the HTTP edge: [`limits`]
+//! (size limits, Graph's body on every refusal), [`serve`] (accept loop) and [`tls`].
 
 pub mod application;
 mod clock;
 pub mod directory;
 pub mod error;
 pub mod gate;
+pub mod limits;
 pub mod principal;
 pub mod query;
+pub mod request_log;
 pub mod routes;
 pub mod schema;
+pub mod serve;
 pub mod simulation;
 pub mod tenant;
 pub mod throttle;
@@ -40,6 +44,7 @@ pub use tenant::{Tenant, TenantError};
 
 use crate::directory::Directory;
 use crate::gate::Gate;
+use crate::request_log::RequestLog;
 use crate::routes::AppState;
 use crate::simulation::SimulationState;
 use crate::throttle::Throttle;
@@ -95,6 +100,7 @@ pub struct RunningEmulator {
     tenant_id: String,
     ca_pem: Option<PathBuf>,
     app: AppState,
+    weather: Arc<SimulationState>,
     stop: tokio::sync::oneshot::Sender<()>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -134,6 +140,19 @@ impl RunningEmulator {
     /// The admin document, the same as `GET /_emulator/state`.
     pub fn state(&self) -> serde_json::Value {
         self.app.state_document()
+    }
+
+    /// Part of the admin document, the same as `GET /_emulator/state?{query}` (e.g.
+    /// `section=requests&sinceSeq=100`); an error names a bad option.
+    pub fn state_query(&self, query: &str) -> Result<serde_json::Value, String> {
+        let query = routes::admin::StateQuery::parse(Some(query))?;
+        Ok(routes::admin::state_value(&self.app, &query))
+    }
+
+    /// Stops injecting faults and stalls (latency and throttling stay): for a test that
+    /// resumes a run once Graph has recovered.
+    pub fn calm(&self) {
+        self.weather.calm();
     }
 
     /// Stops accepting connections and waits for the server task to end.
@@ -204,50 +223,43 @@ pub async fn start(
     let gate_state = Gate {
         tokens: tokens.clone(),
         throttle,
+        retry_after_s: simulation.retry_after_s,
     };
     let tenant_id = tenant.tenant_id().to_owned();
     let app = AppState {
         dir: Arc::new(RwLock::new(Directory::new(&tenant))),
-        log: Arc::new(Mutex::new(Vec::new())),
+        log: Arc::new(Mutex::new(RequestLog::new(simulation.request_log))),
         tenant: Arc::new(tenant),
         root: url.to_string(),
         tokens,
         block_invites_after: simulation.block_invites_after,
     };
-    let router = routes::router(
-        app.clone(),
-        gate_state,
-        Arc::new(SimulationState::new(&simulation)),
-    );
+    let weather = Arc::new(SimulationState::new(&simulation));
+    let router = routes::router(app.clone(), gate_state, weather.clone());
 
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let shutdown = async move {
         let _ = stopped.await;
     };
-    let (ca_pem, task) = match &config.tls_dir {
+    let (ca_pem, acceptor) = match &config.tls_dir {
         Some(dir) => {
-            let ca = tls::serve_tls(listener, router, dir, shutdown)
-                .await
-                .map_err(EmulatorError::Tls)?;
-            (Some(ca), None)
+            let prepared = tls::prepare(dir).map_err(EmulatorError::Tls)?;
+            (
+                Some(prepared.ca_pem),
+                Some(tokio_rustls::TlsAcceptor::from(prepared.config)),
+            )
         }
-        None => {
-            let task = tokio::spawn(async move {
-                let served = axum::serve(listener, router)
-                    .with_graceful_shutdown(shutdown)
-                    .await;
-                if let Err(e) = served {
-                    tracing::error!("emulator server stopped: {e}");
-                }
-            });
-            (None, Some(task))
-        }
+        None => (None, None),
     };
+    let task = Some(tokio::spawn(serve::serve(
+        listener, router, acceptor, shutdown,
+    )));
     Ok(RunningEmulator {
         url,
         tenant_id,
         ca_pem,
         app,
+        weather,
         stop,
         task,
     })

@@ -1,5 +1,6 @@
-//! Bad-network simulation: latency, jitter, server faults, cut connections and an
-//! invitation cut-off, so the tool's retry and resume paths run against something.
+//! Bad-network simulation: latency, jitter, server faults, stalls, cut connections, long
+//! `Retry-After`s and an invitation cut-off, so the tool's retry, timeout and resume paths
+//! run against something.
 //!
 //! Everything is off by default. The tenant file's `simulation` section sets it
 //! ([`Simulation`]); command-line flags override that section ([`SimulationOverrides`]).
@@ -9,21 +10,37 @@
 //! against the worse case):
 //! - **Which requests:** every request, the token endpoint included, except the emulator's
 //!   own `/_emulator/...` admin routes (tests read state there and must not be disturbed).
-//! - **Faults are drawn uniformly** among 500 `generalException`, 503 `serviceNotAvailable`,
-//!   504 `timeout` and a cut connection. Half of the 5xx answers carry a fractional
-//!   `Retry-After` (0.500 to 3.000 s); the other half carry none, so clients need their own
-//!   backoff too.
+//! - **Faults are drawn uniformly** among 500 `generalException`, 502 `BadGateway`, 503
+//!   `serviceNotAvailable`, 504 `timeout` and a cut connection. Half of the 5xx answers
+//!   carry a fractional `Retry-After` (0.500 to 3.000 s); the other half carry none, so
+//!   clients need their own backoff too.
 //! - **500 and 503 are answered before the request reaches the directory** (nothing
-//!   happened). **504 and cut connections are decided after the directory has processed
-//!   the request**: the write took effect but the client never learns it. A tool that
-//!   blindly repeats a non-idempotent call sees the consequence (e.g. the second
+//!   happened). **502, 504 and cut connections are decided after the directory has
+//!   processed the request**: the write took effect but the client never learns it (a
+//!   gateway that lost the backend's answer can't say whether the backend acted). A tool
+//!   that blindly repeats a non-idempotent call sees the consequence (e.g. the second
 //!   invitation, the already-changed mail).
 //! - **Cut connection:** the response head is sent with a streamed body that fails after a
 //!   few bytes, so hyper aborts the connection and the client sees a broken transfer.
+//! - **Stalls** (`stallRate`, `stallMs`, default 120,000 ms — longer than b2b-convert's
+//!   30 s request timeout and .NET's 100 s `HttpClient` default): a share of the requests
+//!   that drew no fault is processed by the directory and then its response is held for
+//!   `stallMs` before it is sent. Decided like a 504: after the directory acted, so a
+//!   client that gives up can't know the outcome of a write. The stall is drawn
+//!   independently of the fault (`stallRate` is a share of all requests; a request that
+//!   drew a fault is not stalled as well).
+//! - **Long `Retry-After`** (`retryAfterS`): every throttling 429 (the gate's, `$batch`
+//!   items' included) and every simulated 503 carries `Retry-After: N` (whole seconds)
+//!   instead of its computed or drawn value, to test that a client refuses to wait an
+//!   hour. 503 because it is the fault Graph documents with a `Retry-After`
+//!   (graph-facts §4); 500/502/504 keep their drawn values.
 //! - **`blockInvitesAfter: N`** is carried here but enforced by the invitations route
 //!   (`routes::invitations`), which answers Microsoft's anti-abuse block.
-//! - **Reproducible:** with `seed`, every request draws the same number of values from one
-//!   seeded generator, so the same sequence of requests gets the same delays and faults.
+//! - **`requestLog: N`** (default 50,000) is carried here too: the size of the request-log
+//!   ring ([`crate::request_log`]).
+//! - **Reproducible:** with `seed`, every request draws the same number of values (five)
+//!   from one seeded generator, so the same sequence of requests gets the same delays,
+//!   faults and stalls, whatever the settings.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -48,13 +65,27 @@ pub struct Simulation {
     pub jitter_ms: u64,
     /// Share of requests (0.0 to 1.0) answered with a 5xx or a cut connection.
     pub fault_rate: f64,
+    /// Share of requests (0.0 to 1.0) whose response is held for `stall_ms` after the
+    /// directory processed them.
+    pub stall_rate: f64,
+    /// How long a stalled response is held, in milliseconds.
+    pub stall_ms: u64,
+    /// When set, every 429 and every simulated 503 carries `Retry-After` of this many
+    /// seconds.
+    pub retry_after_s: Option<u64>,
     /// After this many invitation requests, refuse every further invitation.
     pub block_invites_after: Option<u64>,
     /// Whether Graph's throttling limits apply (default `true`).
     pub throttle: bool,
     /// Seed for the random generator, for reproducible runs.
     pub seed: Option<u64>,
+    /// How many request-log entries are kept (a ring; older ones are dropped).
+    pub request_log: usize,
 }
+
+/// Default `stallMs`: longer than the usual client timeouts (b2b-convert 30 s, .NET
+/// `HttpClient` 100 s).
+pub const DEFAULT_STALL_MS: u64 = 120_000;
 
 impl Default for Simulation {
     fn default() -> Self {
@@ -62,9 +93,13 @@ impl Default for Simulation {
             latency_ms: 0,
             jitter_ms: 0,
             fault_rate: 0.0,
+            stall_rate: 0.0,
+            stall_ms: DEFAULT_STALL_MS,
+            retry_after_s: None,
             block_invites_after: None,
             throttle: true,
             seed: None,
+            request_log: crate::request_log::DEFAULT_CAPACITY,
         }
     }
 }
@@ -78,6 +113,14 @@ pub struct SimulationOverrides {
     pub jitter_ms: Option<u64>,
     /// `--fault-rate`.
     pub fault_rate: Option<f64>,
+    /// `--stall-rate`.
+    pub stall_rate: Option<f64>,
+    /// `--stall-ms`.
+    pub stall_ms: Option<u64>,
+    /// `--retry-after-s`.
+    pub retry_after_s: Option<u64>,
+    /// `--request-log`.
+    pub request_log: Option<usize>,
     /// `--block-invites-after`.
     pub block_invites_after: Option<u64>,
     /// `--no-throttle`: turns throttling off whatever the tenant file says.
@@ -96,6 +139,18 @@ impl Simulation {
         if let Some(v) = overrides.fault_rate {
             self.fault_rate = v;
         }
+        if let Some(v) = overrides.stall_rate {
+            self.stall_rate = v;
+        }
+        if let Some(v) = overrides.stall_ms {
+            self.stall_ms = v;
+        }
+        if let Some(v) = overrides.retry_after_s {
+            self.retry_after_s = Some(v);
+        }
+        if let Some(v) = overrides.request_log {
+            self.request_log = v;
+        }
         if let Some(v) = overrides.block_invites_after {
             self.block_invites_after = Some(v);
         }
@@ -105,13 +160,18 @@ impl Simulation {
         self
     }
 
-    /// Checks the values a tenant file or flag can get wrong (`faultRate` outside 0..=1).
+    /// Checks the values a tenant file or flag can get wrong (`faultRate` or `stallRate`
+    /// outside 0..=1).
     pub fn validate(&self) -> Result<(), String> {
-        if !(0.0..=1.0).contains(&self.fault_rate) {
-            return Err(format!(
-                "simulation.faultRate must be between 0 and 1, got {}",
-                self.fault_rate
-            ));
+        for (name, rate) in [
+            ("faultRate", self.fault_rate),
+            ("stallRate", self.stall_rate),
+        ] {
+            if !(0.0..=1.0).contains(&rate) {
+                return Err(format!(
+                    "simulation.{name} must be between 0 and 1, got {rate}"
+                ));
+            }
         }
         Ok(())
     }
@@ -122,6 +182,8 @@ impl Simulation {
 pub enum Fault {
     /// 500 `generalException`, before the request is processed.
     InternalError,
+    /// 502 `BadGateway`, after the request was processed.
+    BadGateway,
     /// 503 `serviceNotAvailable`, before the request is processed.
     ServiceUnavailable,
     /// 504 `timeout`, after the request was processed.
@@ -130,7 +192,8 @@ pub enum Fault {
     CutConnection,
 }
 
-/// One request's draw: the delay, the fault (if any) and the `Retry-After` for a 5xx.
+/// One request's draw: the delay, the fault (if any), the `Retry-After` for a 5xx and
+/// the stall.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
     /// Latency plus jitter.
@@ -139,23 +202,32 @@ pub struct Plan {
     pub fault: Option<Fault>,
     /// Fractional seconds for a 5xx's `Retry-After`, when it gets one.
     pub retry_after: Option<f64>,
+    /// How long to hold the response after the directory processed the request (only
+    /// for requests without a fault).
+    pub stall: Option<Duration>,
 }
 
 /// The running simulation: settings and the seeded generator.
 pub struct SimulationState {
     config: Simulation,
     rng: Mutex<fastrand::Rng>,
+    /// Faults and stalls switched off (latency stays): the weather cleared up.
+    calm: std::sync::atomic::AtomicBool,
 }
 
 impl SimulationState {
-    /// Starts a simulation; a `faultRate` outside 0..=1 is clamped.
+    /// Starts a simulation; a `faultRate` or `stallRate` outside 0..=1 is clamped.
     pub fn new(config: &Simulation) -> Self {
         let mut config = config.clone();
-        config.fault_rate = if config.fault_rate.is_nan() {
-            0.0
-        } else {
-            config.fault_rate.clamp(0.0, 1.0)
+        let clamp = |rate: f64| {
+            if rate.is_nan() {
+                0.0
+            } else {
+                rate.clamp(0.0, 1.0)
+            }
         };
+        config.fault_rate = clamp(config.fault_rate);
+        config.stall_rate = clamp(config.stall_rate);
         let rng = match config.seed {
             Some(seed) => fastrand::Rng::with_seed(seed),
             None => fastrand::Rng::new(),
@@ -163,7 +235,14 @@ impl SimulationState {
         Self {
             config,
             rng: Mutex::new(rng),
+            calm: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Stops injecting faults and stalls from now on, as Graph recovering from an
+    /// incident would; latency and throttling stay. For tests that resume a run.
+    pub fn calm(&self) {
+        self.calm.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// The settings in force.
@@ -171,37 +250,47 @@ impl SimulationState {
         &self.config
     }
 
-    /// Draws the next request's plan. Always draws four values, whatever the settings,
+    /// Draws the next request's plan. Always draws five values, whatever the settings,
     /// so a seeded run stays reproducible when only one setting changes.
     pub fn plan(&self) -> Plan {
-        let (jitter, fault_draw, kind_draw, retry_draw) = {
+        let (jitter, fault_draw, kind_draw, retry_draw, stall_draw) = {
             // A poisoned lock only means another request panicked mid-draw; the
             // generator state is still usable.
             let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
             (
                 rng.u64(0..=self.config.jitter_ms),
                 rng.f64(),
-                rng.u8(0..4),
+                rng.u8(0..5),
+                rng.f64(),
                 rng.f64(),
             )
         };
         let delay = Duration::from_millis(self.config.latency_ms.saturating_add(jitter));
-        let fault = (fault_draw < self.config.fault_rate).then_some(match kind_draw {
+        let calm = self.calm.load(std::sync::atomic::Ordering::SeqCst);
+        let fault = (!calm && fault_draw < self.config.fault_rate).then_some(match kind_draw {
             0 => Fault::InternalError,
-            1 => Fault::ServiceUnavailable,
-            2 => Fault::GatewayTimeout,
+            1 => Fault::BadGateway,
+            2 => Fault::ServiceUnavailable,
+            3 => Fault::GatewayTimeout,
             _ => Fault::CutConnection,
         });
-        // Half of the 5xx answers carry a Retry-After between 0.5 and 3 s.
+        // Half of the 5xx answers carry a Retry-After between 0.5 and 3 s; with
+        // `retryAfterS`, every 503 carries that instead.
         let retry_after = match fault {
             Some(Fault::CutConnection) | None => None,
+            Some(Fault::ServiceUnavailable) if self.config.retry_after_s.is_some() => {
+                self.config.retry_after_s.map(|s| s as f64)
+            }
             Some(_) if retry_draw < 0.5 => Some(0.5 + retry_draw * 5.0),
             Some(_) => None,
         };
+        let stall = (!calm && fault.is_none() && stall_draw < self.config.stall_rate)
+            .then(|| Duration::from_millis(self.config.stall_ms));
         Plan {
             delay,
             fault,
             retry_after,
+            stall,
         }
     }
 }
@@ -217,6 +306,11 @@ fn fault_error(fault: Fault, retry_after: Option<f64>) -> GraphError {
             "generalException",
             "An unspecified error has occurred.",
         ),
+        Fault::BadGateway => GraphError::new(
+            StatusCode::BAD_GATEWAY,
+            "BadGateway",
+            "The gateway received an invalid response from the upstream service.",
+        ),
         Fault::ServiceUnavailable => GraphError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "serviceNotAvailable",
@@ -229,6 +323,10 @@ fn fault_error(fault: Fault, retry_after: Option<f64>) -> GraphError {
         ),
     };
     match retry_after {
+        // A whole number (a `retryAfterS`) is sent as one, the way the mode documents it.
+        Some(seconds) if seconds.fract() == 0.0 => {
+            error.with_header("retry-after", &format!("{seconds:.0}"))
+        }
         Some(seconds) => error.with_header("retry-after", &format!("{seconds:.3}")),
         None => error,
     }
@@ -264,8 +362,8 @@ async fn cut(response: Response) -> Response {
     Response::from_parts(parts, Body::from_stream(futures::stream::iter(chunks)))
 }
 
-/// Middleware: delays the response, injects the planned fault and enforces
-/// `blockInvitesAfter`. Put it outside the gate and the routes.
+/// Middleware: delays the response, injects the planned fault or stall. Put it outside
+/// the gate and the routes.
 pub async fn simulate(
     State(state): State<Arc<SimulationState>>,
     request: Request,
@@ -291,11 +389,18 @@ pub async fn simulate(
 
     let response = next.run(request).await;
     match plan.fault {
-        Some(Fault::GatewayTimeout) => {
-            fault_error(Fault::GatewayTimeout, plan.retry_after).into_response_with(&ids)
+        Some(fault @ (Fault::BadGateway | Fault::GatewayTimeout)) => {
+            fault_error(fault, plan.retry_after).into_response_with(&ids)
         }
         Some(Fault::CutConnection) => cut(response).await,
-        _ => response,
+        _ => {
+            if let Some(stall) = plan.stall {
+                // The directory has acted (the handler ran on its own task, see
+                // `routes::request_ids`); only the answer is late.
+                tokio::time::sleep(stall).await;
+            }
+            response
+        }
     }
 }
 
@@ -370,6 +475,7 @@ mod tests {
         assert!((60..140).contains(&faults), "about half faulted: {faults}");
         for kind in [
             Fault::InternalError,
+            Fault::BadGateway,
             Fault::ServiceUnavailable,
             Fault::GatewayTimeout,
             Fault::CutConnection,
@@ -386,6 +492,43 @@ mod tests {
                 assert!((0.5..=3.0).contains(&r));
             }
         }
+    }
+
+    #[test]
+    fn stalls_only_without_faults_and_retry_after_s_fixes_503s() {
+        let config = Simulation {
+            fault_rate: 0.5,
+            stall_rate: 0.5,
+            stall_ms: 900,
+            retry_after_s: Some(3600),
+            seed: Some(9),
+            ..Default::default()
+        };
+        let state = SimulationState::new(&config);
+        let plans: Vec<Plan> = (0..400).map(|_| state.plan()).collect();
+        assert!(
+            plans
+                .iter()
+                .any(|p| p.stall == Some(Duration::from_millis(900)))
+        );
+        assert!(plans.iter().all(|p| p.stall.is_none() || p.fault.is_none()));
+        let unavailable: Vec<&Plan> = plans
+            .iter()
+            .filter(|p| p.fault == Some(Fault::ServiceUnavailable))
+            .collect();
+        assert!(!unavailable.is_empty());
+        assert!(unavailable.iter().all(|p| p.retry_after == Some(3600.0)));
+        assert_eq!(
+            fault_error(Fault::ServiceUnavailable, Some(3600.0)).headers["retry-after"],
+            "3600"
+        );
+        // The same seed with stalls off draws the same faults: five draws a request.
+        let calm = SimulationState::new(&Simulation {
+            stall_rate: 0.0,
+            ..config
+        });
+        let faults: Vec<Option<Fault>> = (0..400).map(|_| calm.plan().fault).collect();
+        assert_eq!(faults, plans.iter().map(|p| p.fault).collect::<Vec<_>>());
     }
 
     #[test]
@@ -451,7 +594,7 @@ mod tests {
                             processed_expected += 1;
                         }
                         Ok(_) => {
-                            if status == 504 {
+                            if status == 502 || status == 504 {
                                 processed_expected += 1;
                             }
                             statuses.insert(status);
@@ -463,9 +606,9 @@ mod tests {
         assert!(cuts > 0, "some connections were cut");
         assert_eq!(
             statuses.into_iter().collect::<Vec<_>>(),
-            vec![500, 503, 504]
+            vec![500, 502, 503, 504]
         );
-        // 504s and cuts happen after the route ran; 500s and 503s before.
+        // 502s, 504s and cuts happen after the route ran; 500s and 503s before.
         assert_eq!(hits.load(Ordering::SeqCst), processed_expected);
     }
 

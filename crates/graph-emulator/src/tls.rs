@@ -9,28 +9,21 @@
 //! own trust anchor. Nothing private is written to disk.
 //!
 //! Serving is tokio-rustls + hyper-util, both already in the build through axum and
-//! reqwest, so this adds no crates (axum-server would add one and its own accept loop).
-//! rustls uses the aws-lc-rs provider explicitly, so no process-wide default provider is
-//! needed. HTTP/1.1 and HTTP/2 are offered via ALPN.
+//! reqwest, so this adds no crates (axum-server would add one and its own accept loop);
+//! the accept loop is [`crate::serve`]'s, shared with plain HTTP. rustls uses the
+//! aws-lc-rs provider explicitly, so no process-wide default provider is needed.
+//! HTTP/1.1 and HTTP/2 are offered via ALPN.
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use hyper_util::service::TowerToHyperService;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 use tokio::net::TcpListener;
-use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-
-/// How long a client gets to finish the TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A generated server identity: the rustls config and where the CA was written.
 pub struct Prepared {
@@ -112,48 +105,13 @@ pub async fn serve_tls(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<PathBuf, String> {
     let prepared = prepare(dir)?;
-    tokio::spawn(accept_loop(listener, app, prepared.config, shutdown));
+    tokio::spawn(crate::serve::serve(
+        listener,
+        app,
+        Some(TlsAcceptor::from(prepared.config)),
+        shutdown,
+    ));
     Ok(prepared.ca_pem)
-}
-
-async fn accept_loop(
-    listener: TcpListener,
-    app: Router,
-    config: Arc<ServerConfig>,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) {
-    let acceptor = TlsAcceptor::from(config);
-    let mut connections = JoinSet::new();
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            () = &mut shutdown => break,
-            // Reap finished connection tasks so the set doesn't grow without bound.
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-            accepted = listener.accept() => {
-                let Ok((stream, _peer)) = accepted else {
-                    // Accept errors (EMFILE, aborted handshakes) are transient: keep going.
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                    continue;
-                };
-                let acceptor = acceptor.clone();
-                let app = app.clone();
-                connections.spawn(async move {
-                    let Ok(Ok(tls)) =
-                        tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
-                    else {
-                        return;
-                    };
-                    let service = TowerToHyperService::new(app);
-                    // Errors here are the client's (reset, bad request): nothing to report.
-                    let _ = auto::Builder::new(TokioExecutor::new())
-                        .serve_connection_with_upgrades(TokioIo::new(tls), service)
-                        .await;
-                });
-            }
-        }
-    }
-    connections.shutdown().await;
 }
 
 #[cfg(test)]

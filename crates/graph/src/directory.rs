@@ -13,6 +13,26 @@ impl GraphClient {
         self.get_all(url, query.advanced).await
     }
 
+    /// Every group matching `query`, one page at a time.
+    pub async fn each_group_page(
+        &self,
+        query: &ListQuery,
+        f: &mut (dyn FnMut(Vec<DirectoryObject>) + Send),
+    ) -> Result<(), GraphError> {
+        let url = self.url_with_query(&["groups"], &query.pairs());
+        self.each_page(url, query.advanced, f).await
+    }
+
+    /// Every organisational contact matching `query`, one page at a time.
+    pub async fn each_org_contact_page(
+        &self,
+        query: &ListQuery,
+        f: &mut (dyn FnMut(Vec<DirectoryObject>) + Send),
+    ) -> Result<(), GraphError> {
+        let url = self.url_with_query(&["contacts"], &query.pairs());
+        self.each_page(url, query.advanced, f).await
+    }
+
     /// `GET /contacts` (organisational contacts) with all pages.
     pub async fn list_org_contacts(
         &self,

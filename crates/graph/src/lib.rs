@@ -71,7 +71,7 @@ pub use crate::auth::{
     AccessToken, ClientSecretCredential, StaticToken, TokenSource, renewal_margin,
 };
 pub use crate::batch::MAX_BATCH;
-pub use crate::client::{ClientOptions, GraphClient, ThrottleWait};
+pub use crate::client::{ClientOptions, ClientStats, GraphClient, ThrottleWait};
 pub use crate::clock::{Clock, FixedClock, SharedClock, SystemClock};
 pub use crate::cloud::{Cloud, Endpoints};
 pub use crate::error::GraphError;

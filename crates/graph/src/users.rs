@@ -37,6 +37,35 @@ impl GraphClient {
         self.get_all(url, query.advanced).await
     }
 
+    /// Every user matching `query`, one page at a time (`$top=999` pages are the
+    /// cheapest way to read a whole tenant): `f` sees each page as it arrives.
+    pub async fn each_user_page(
+        &self,
+        query: &ListQuery,
+        f: &mut (dyn FnMut(Vec<User>) + Send),
+    ) -> Result<(), GraphError> {
+        let url = self.url_with_query(&["users"], &query.pairs());
+        self.each_page(url, query.advanced, f).await
+    }
+
+    /// How many users the tenant has (`GET /users/$count`, an advanced query).
+    pub async fn count_users(&self) -> Result<u64, GraphError> {
+        let response = self
+            .execute(Call {
+                eventual: true,
+                ..Call::get(self.url(&["users", "$count"]))
+            })
+            .await?;
+        let text = String::from_utf8_lossy(&response.body);
+        text.trim().parse().map_err(|_| GraphError::Decode {
+            message: format!(
+                "`{}` is not a user count",
+                text.chars().take(80).collect::<String>()
+            ),
+            request_id: response.request_id.clone(),
+        })
+    }
+
     /// `PATCH /users/{id}` (204). Retried like any idempotent call: the same
     /// body applied twice has the same effect.
     pub async fn update_user(&self, user_id: &str, update: &UserUpdate) -> Result<(), GraphError> {

@@ -96,7 +96,14 @@ async fn prepare_run(
     }
 
     let options = args.planning.plan_options(&connection.tenant_id)?;
-    let plan = progress::plan(connection, input, &options, args.planning.concurrency).await?;
+    let plan = progress::plan(
+        connection,
+        input,
+        &options,
+        args.planning.planning.into(),
+        args.planning.concurrency,
+    )
+    .await?;
     // The admin sees the plan before confirming; with --output json/csv stdout is for
     // the results only, so the plan goes to stderr.
     if args.output == OutputFormat::Table {

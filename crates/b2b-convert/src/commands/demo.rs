@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use b2b_convert_core::clock;
 use b2b_convert_core::executor::ExecutorOptions;
+use b2b_convert_core::facts::Strategy;
 use b2b_convert_core::input::parse_input;
 use b2b_convert_core::journal::{Journal, NewRun};
 use b2b_convert_core::plan::{Decision, PlanOptions};
@@ -81,7 +82,14 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let clock = clock::system();
 
     output::write_line("== 1. plan: every row checked, every refusal explained ==")?;
-    let plan = progress::plan(&connection, &input, &options, DEMO_CONCURRENCY).await?;
+    let plan = progress::plan(
+        &connection,
+        &input,
+        &options,
+        Strategy::Auto,
+        DEMO_CONCURRENCY,
+    )
+    .await?;
     render_plan(&plan, OutputFormat::Table)?;
 
     output::write_line(

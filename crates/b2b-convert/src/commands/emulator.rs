@@ -15,11 +15,16 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<ExitCode> {
         Some(path) => Tenant::from_path(path)?,
         None => Tenant::demo(),
     };
-    if let Some(rate) = args.fault_rate {
-        anyhow::ensure!(
-            (0.0..=1.0).contains(&rate),
-            "--fault-rate must be between 0 and 1, not {rate}"
-        );
+    for (flag, rate) in [
+        ("--fault-rate", args.fault_rate),
+        ("--stall-rate", args.stall_rate),
+    ] {
+        if let Some(rate) = rate {
+            anyhow::ensure!(
+                (0.0..=1.0).contains(&rate),
+                "{flag} must be between 0 and 1, not {rate}"
+            );
+        }
     }
     let config = EmulatorConfig {
         listen: args.listen,
@@ -28,6 +33,10 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<ExitCode> {
             latency_ms: args.latency_ms,
             jitter_ms: args.jitter_ms,
             fault_rate: args.fault_rate,
+            stall_rate: args.stall_rate,
+            stall_ms: args.stall_ms,
+            retry_after_s: args.retry_after_s,
+            request_log: args.request_log,
             block_invites_after: args.block_invites_after,
             no_throttle: args.no_throttle,
         },

@@ -14,7 +14,14 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let input = input::read_input(&args.planning.input)?;
     let connection = connect(&args.planning.connection)?;
     let options = args.planning.plan_options(&connection.tenant_id)?;
-    let plan = progress::plan(&connection, &input, &options, args.planning.concurrency).await?;
+    let plan = progress::plan(
+        &connection,
+        &input,
+        &options,
+        args.planning.planning.into(),
+        args.planning.concurrency,
+    )
+    .await?;
     render_plan(&plan, args.output)?;
     Ok(ExitCode::SUCCESS)
 }

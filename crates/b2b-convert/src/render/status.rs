@@ -33,6 +33,7 @@ pub fn render(run: &RunRecord, rows: &[StatusRow], format: OutputFormat) -> anyh
                 "stateChangedAt",
                 "pendingDays",
                 "inviteCount",
+                "redeemUrl",
             ],
             rows.iter().map(|r| {
                 vec![
@@ -57,6 +58,7 @@ pub fn render(run: &RunRecord, rows: &[StatusRow], format: OutputFormat) -> anyh
                         .map(|d| format!("{d:.1}"))
                         .unwrap_or_default(),
                     r.invite_count.map(|c| c.to_string()).unwrap_or_default(),
+                    r.redeem_url.clone().unwrap_or_default(),
                 ]
             }),
         )?,
@@ -77,6 +79,12 @@ pub fn render(run: &RunRecord, rows: &[StatusRow], format: OutputFormat) -> anyh
                     ),
                     (Some(state), None) => format!("{state} since {}", time(&r.state_changed_at)),
                     (None, _) => String::new(),
+                };
+                let invitation = match (&r.redeem_url, r.state.as_ref()) {
+                    (Some(url), Some(state)) if state.is_pending() => {
+                        format!("{invitation}\ndeliver this link: {url}")
+                    }
+                    _ => invitation,
                 };
                 let done = match (&r.outcome, &r.error) {
                     (Some(outcome), Some(error)) => format!("{outcome}: {error}"),

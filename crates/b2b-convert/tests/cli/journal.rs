@@ -5,71 +5,21 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 use graph_emulator::simulation::SimulationOverrides;
-use serde_json::{Value, json};
 
+use crate::generated;
 use crate::support::{
-    APPLY_ARGS, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_INPUT, DEMO_TENANT_ID, TestTenant,
-    invited_user_ids, stderr,
+    APPLY_ARGS, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_INPUT, DEMO_TENANT_ID, TestTenant, stderr,
 };
 
 const USERS: usize = 500;
 
-fn big_user_id(i: usize) -> String {
-    format!("e0000000-0000-4000-8000-{i:012}")
-}
-
-/// Every 10th user is synced with onPremisesUserPrincipalName, every 10th+5 disabled:
-/// 400 eligible, 100 not.
-fn eligible(i: usize) -> bool {
-    !i.is_multiple_of(10) && i % 10 != 5
-}
-
-fn big_tenant() -> (String, String) {
-    let users: Vec<Value> = (1..=USERS)
-        .map(|i| {
-            let upn = format!("user{i}@contoso.com");
-            let mut user = json!({
-                "id": big_user_id(i),
-                "displayName": format!("User {i}"),
-                "userPrincipalName": upn,
-                "mail": upn,
-                "userType": "Member",
-                "accountEnabled": i % 10 != 5,
-            });
-            if i % 10 == 0 {
-                user["onPremisesSyncEnabled"] = json!(true);
-                user["onPremisesImmutableId"] = json!(format!("imm{i}"));
-                user["onPremisesUserPrincipalName"] = json!(format!("user{i}@corp.contoso.local"));
-            }
-            user
-        })
-        .collect();
-    let tenant = json!({
-        "tenantId": DEMO_TENANT_ID,
-        "verifiedDomains": ["contoso.onmicrosoft.com", "contoso.com"],
-        "applications": [{
-            "clientId": DEMO_CLIENT_ID,
-            "clientSecret": DEMO_CLIENT_SECRET,
-            "roles": ["User.ReadWrite.All", "User.Invite.All", "Directory.Read.All"]
-        }],
-        "users": users,
-        "directoryRoles": [],
-        "groups": [],
-        "orgContacts": []
-    });
-    let mut input = String::from("user,externalEmail\n");
-    for i in 1..=USERS {
-        input.push_str(&format!("user{i}@contoso.com,partner{i}@fabrikam.com\n"));
-    }
-    (tenant.to_string(), input)
-}
-
 /// Runs apply with the halt hook; kills it with SIGKILL once it reports the halt.
 /// Returns whether it halted (false: it ran to its end first).
-fn apply_and_kill(tenant: &TestTenant, halt: &str) -> bool {
+fn apply_and_kill(tenant: &TestTenant, halt: &str, extra: &[&str]) -> bool {
     let mut command = Command::new(assert_cmd::cargo::cargo_bin("b2b-convert"));
     command
         .args(APPLY_ARGS)
+        .args(extra)
         .current_dir(tenant.dir.path())
         .env("AZURE_TENANT_ID", DEMO_TENANT_ID)
         .env("AZURE_CLIENT_ID", DEMO_CLIENT_ID)
@@ -105,17 +55,18 @@ fn apply_and_kill(tenant: &TestTenant, halt: &str) -> bool {
     halted
 }
 
-#[test]
-fn killed_at_twenty_points_and_resumed_converts_everyone_exactly_once() {
-    let (tenant_json, input) = big_tenant();
-    let tenant = TestTenant::from_json(&tenant_json, SimulationOverrides::default());
+/// Kills `apply` with SIGKILL at 20 points of a run of `users` users, then resumes it
+/// to the end, and checks that every eligible user was converted exactly once.
+fn killed_twenty_times_then_resumed(users: usize, weather: SimulationOverrides, extra: &[&str]) {
+    let (tenant_json, input) = generated::tenant(users);
+    let tenant = TestTenant::from_json(&tenant_json, weather);
     tenant.write("users.csv", &input);
 
     let points = ["after-intent", "after-response", "after-outcome"];
     let mut halted = 0;
     for k in 0..20 {
         let halt = format!("{}:{}", points[k % 3], 3 + (k * 17) % 60);
-        if apply_and_kill(&tenant, &halt) {
+        if apply_and_kill(&tenant, &halt, extra) {
             halted += 1;
         }
     }
@@ -124,93 +75,39 @@ fn killed_at_twenty_points_and_resumed_converts_everyone_exactly_once() {
         "most runs must be killed mid-flight, got {halted}"
     );
 
-    let last = tenant.apply(&input, &[]);
+    let last = tenant.apply(&input, extra);
     assert!(
         last.status.success(),
         "{}",
-        crate::support::stdout(&last)
+        stderr(&last)
             .lines()
-            .filter(|l| l.contains("failed"))
+            .filter(|l| l.contains("failed") || l.contains("pending"))
             .collect::<Vec<_>>()
             .join("\n")
     );
 
-    let state = tenant.state();
-    let mut invited = invited_user_ids(&state);
-    invited.sort();
-    let mut expected: Vec<String> = (1..=USERS)
-        .filter(|i| eligible(*i))
-        .map(big_user_id)
-        .collect();
-    expected.sort();
-    let missing: Vec<&String> = expected.iter().filter(|id| !invited.contains(id)).collect();
-    let about_missing: Vec<(Value, Vec<&Value>)> = missing
-        .iter()
-        .map(|m| {
-            let requests = state["requests"]
-                .as_array()
-                .expect("log")
-                .iter()
-                .filter(|r| r["userId"] == m.as_str())
-                .collect();
-            (crate::support::find_user(&state, m), requests)
-        })
-        .collect();
-    assert_eq!(
-        invited.len(),
-        expected.len(),
-        "one successful invitation per eligible user, no more; missing: {about_missing:#?}"
+    generated::assert_converted_exactly_once(&tenant, users);
+}
+
+#[test]
+fn killed_at_twenty_points_and_resumed_converts_everyone_exactly_once() {
+    killed_twenty_times_then_resumed(USERS, SimulationOverrides::default(), &[]);
+}
+
+/// The same through Graph's weather: 10 % of requests fail in every way the emulator
+/// knows (server errors, cut connections, stalls beyond the timeout), with throttling.
+#[test]
+fn killed_at_twenty_points_through_faults_and_resumed_converts_everyone_exactly_once() {
+    killed_twenty_times_then_resumed(
+        1000,
+        SimulationOverrides {
+            fault_rate: Some(0.09),
+            stall_rate: Some(0.01),
+            stall_ms: Some(3_000),
+            ..Default::default()
+        },
+        &["--request-timeout", "2s"],
     );
-    assert_eq!(invited, expected);
-
-    // No ineligible user was touched.
-    for request in state["requests"].as_array().expect("log") {
-        if request["method"] == "GET" {
-            continue;
-        }
-        if let Some(user) = request["userId"].as_str() {
-            let i: usize = user
-                .rsplit('-')
-                .next()
-                .and_then(|n| n.parse().ok())
-                .expect("big id");
-            assert!(eligible(i), "ineligible user {user} was sent {request}");
-        }
-    }
-    for user in state["users"].as_array().expect("users") {
-        let i: usize = user["id"]
-            .as_str()
-            .and_then(|id| id.rsplit('-').next())
-            .and_then(|n| n.parse().ok())
-            .expect("id");
-        if eligible(i) {
-            assert_eq!(user["externalUserState"], "PendingAcceptance", "{user}");
-            assert_eq!(user["mail"], format!("partner{i}@fabrikam.com"));
-        } else {
-            assert!(user["externalUserState"].is_null(), "{user}");
-            assert_eq!(user["mail"], format!("user{i}@contoso.com"));
-        }
-    }
-
-    // The journal agrees with the tenant.
-    let status = tenant
-        .cmd(&["status", "--journal", "run.db", "--output", "json"])
-        .output()
-        .expect("runs");
-    assert!(status.status.success(), "{}", stderr(&status));
-    let rows: Vec<Value> = serde_json::from_slice(&status.stdout).expect("json");
-    assert_eq!(rows.len(), USERS);
-    for row in &rows {
-        let i = row["row"].as_u64().expect("row") as usize - 1;
-        if eligible(i) {
-            assert_eq!(row["decision"], "convert", "{row}");
-            assert_eq!(row["outcome"], "converted", "{row}");
-            assert_eq!(row["state"], "PendingAcceptance", "{row}");
-        } else {
-            assert_eq!(row["decision"], "blocked", "{row}");
-            assert!(row["outcome"].is_null(), "{row}");
-        }
-    }
 }
 
 #[test]

@@ -6,10 +6,12 @@
 // failed fixture should fail the test loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod generated;
 mod support;
 
 mod apply;
 mod demo;
+mod faults;
 mod input;
 mod journal;
 mod plan;

@@ -130,6 +130,11 @@ impl TestTenant {
         path
     }
 
+    /// Graph recovers: no more faults or stalls.
+    pub fn calm(&self) {
+        self.emulator.as_ref().expect("running").calm();
+    }
+
     /// The tenant as it is now (`/_emulator/state`).
     pub fn state(&self) -> Value {
         self.emulator.as_ref().expect("running").state()
@@ -225,4 +230,36 @@ pub fn stdout(output: &std::process::Output) -> String {
 /// Standard error of a finished command as text.
 pub fn stderr(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// `cmd` as a `std::process::Command`, for a test that must watch the running child
+/// (assert_cmd only runs a command to completion).
+pub fn spawnable(cmd: &Command) -> std::process::Command {
+    let mut std = std::process::Command::new(cmd.get_program());
+    std.args(cmd.get_args());
+    for (key, value) in cmd.get_envs() {
+        match value {
+            Some(value) => std.env(key, value),
+            None => std.env_remove(key),
+        };
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        std.current_dir(dir);
+    }
+    std
+}
+
+/// The peak resident memory (VmHWM, bytes) of a running process, from /proc; `None`
+/// once it has exited or where /proc is missing.
+pub fn peak_rss(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kib = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))?
+        .trim()
+        .strip_suffix("kB")?
+        .trim()
+        .parse::<u64>()
+        .ok()?;
+    Some(kib * 1024)
 }

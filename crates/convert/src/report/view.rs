@@ -117,6 +117,9 @@ struct RowView {
     invited_at: Option<When>,
     state_changed_at: Option<When>,
     pending_days: String,
+    /// The link the admin must deliver, for an invitation sent without email that is
+    /// still pending.
+    redeem_url: Option<String>,
 }
 
 impl<'a> Page<'a> {
@@ -305,6 +308,9 @@ fn row_view(
         invited_at: invitation.map(|i| when_short(i.invited_at)),
         state_changed_at: invitation.and_then(|i| i.state_changed_at).map(when_short),
         pending_days,
+        redeem_url: invitation
+            .filter(|i| i.state.as_ref().is_some_and(InvitationState::is_pending))
+            .and_then(|i| i.redeem_url.clone()),
     }
 }
 

@@ -2,7 +2,7 @@
 //! resume repeats nothing, and an interrupted step is settled by reading the user back.
 
 use b2b_convert_core::executor::{self, ExecutorOptions, invitation_request};
-use b2b_convert_core::facts;
+use b2b_convert_core::facts::{self, Strategy};
 use b2b_convert_core::journal::{EntryOutcome, Journal, RunRecord, RunStatus, StepKind};
 use b2b_convert_core::plan::{Action, Decision, Plan, PlanOptions};
 use b2b_convert_core::status;
@@ -17,6 +17,7 @@ async fn planned_run(fixture: &Fixture) -> (Journal, RunRecord, Plan) {
         &fixture.client,
         &input.rows,
         &PlanOptions::new(&fixture.tenant_id),
+        Strategy::Auto,
         8,
         &|_| {},
     )

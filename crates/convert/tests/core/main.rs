@@ -9,3 +9,4 @@ mod support;
 
 mod executor;
 mod facts;
+mod planning;

@@ -26,7 +26,15 @@ pub struct Fixture {
 impl Fixture {
     /// The demo tenant, signed in as the app that may convert users.
     pub async fn demo() -> Fixture {
-        let tenant = Tenant::demo();
+        Fixture::start(Tenant::demo()).await
+    }
+
+    /// A tenant from JSON text (with an app that may convert users).
+    pub async fn from_json(text: &str) -> Fixture {
+        Fixture::start(Tenant::from_json(text, "test tenant").expect("tenant JSON")).await
+    }
+
+    async fn start(tenant: Tenant) -> Fixture {
         let app = tenant
             .applications()
             .iter()

@@ -2,8 +2,9 @@
 //! request-id and request-log middlewares, and the router that ties them to the gate
 //! helper's token, gate and simulation layers.
 //!
-//! Layer order (outermost first): request ids → request log (only `/v1.0`) → simulation →
-//! gate (only `/v1.0`) → handlers. `$batch` items run through a second copy of the `/v1.0`
+//! Layer order (outermost first): request ids → Graph-shaped refusals → size limits
+//! ([`crate::limits`]) → request log (only `/v1.0`) → simulation → gate (only `/v1.0`) →
+//! route template noted for the log's counters → handlers. `$batch` items run through a second copy of the `/v1.0`
 //! routes wrapped in gate and log, so every item is authenticated, throttled and logged on
 //! its own.
 //!
@@ -24,20 +25,22 @@ pub mod users;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, MatchedPath, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{Next, from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use parking_lot::{Mutex, RwLock};
-use serde::Serialize;
 use serde_json::Value;
 
 use crate::directory::{Directory, text};
 use crate::error::{GraphError, RequestIds};
 use crate::gate::{Gate, gate};
+use crate::limits;
 use crate::principal::Principal;
+pub use crate::request_log::LogEntry;
+use crate::request_log::RequestLog;
 use crate::simulation::{SimulationState, simulate};
 use crate::tenant::Tenant;
 use crate::token::TokenService;
@@ -47,8 +50,8 @@ use crate::token::TokenService;
 pub struct AppState {
     /// The live tenant.
     pub dir: Arc<RwLock<Directory>>,
-    /// The request log.
-    pub log: Arc<Mutex<Vec<LogEntry>>>,
+    /// The request log (a bounded ring plus counters).
+    pub log: Arc<Mutex<RequestLog>>,
     /// The tenant file, for `POST /_emulator/reset`.
     pub tenant: Arc<Tenant>,
     /// The emulator's root URL with a trailing slash.
@@ -60,46 +63,10 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// The admin document of `GET /_emulator/state`.
+    /// The whole admin document of `GET /_emulator/state`, as a JSON value.
     pub fn state_document(&self) -> Value {
-        let mut doc = self.dir.read().state();
-        let log = self.log.lock();
-        if let Some(o) = doc.as_object_mut() {
-            o.insert(
-                "requests".into(),
-                serde_json::to_value(&*log).unwrap_or_default(),
-            );
-        }
-        doc
+        admin::state_value(self, &admin::StateQuery::default())
     }
-}
-
-/// One logged `/v1.0` request.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LogEntry {
-    /// 1-based sequence number.
-    pub seq: u64,
-    /// HTTP method.
-    pub method: String,
-    /// Path, always with `/v1.0`.
-    pub path: String,
-    /// Raw query string.
-    pub query: Option<String>,
-    /// Response status.
-    pub status: u16,
-    /// The calling application, when its token was valid.
-    pub app_id: Option<String>,
-    /// The permission that authorised the request.
-    pub permission: Option<String>,
-    /// The user the request was about, if any.
-    pub user_id: Option<String>,
-    /// The `request-id` sent back.
-    pub request_id: Option<String>,
-    /// Whether it was an item of a `$batch`.
-    pub batch: bool,
-    /// When it arrived.
-    pub time: String,
 }
 
 #[derive(Debug, Default)]
@@ -107,6 +74,8 @@ struct LogInfo {
     app_id: Option<String>,
     permission: Option<String>,
     user_id: Option<String>,
+    /// The matched route template (`/v1.0/users/{id}`), for the log's counters.
+    route: Option<String>,
 }
 
 /// Where a handler notes, for the request log, who called, with which permission, about
@@ -275,10 +244,8 @@ async fn request_log(State(app): State<AppState>, mut request: Request, next: Ne
         .app_id
         .or_else(|| app.tokens.verify_bearer(&headers).ok().map(|p| p.app_id));
     let path = if batch { format!("/v1.0{path}") } else { path };
-    let mut log = app.log.lock();
-    let seq = log.len() as u64 + 1;
-    log.push(LogEntry {
-        seq,
+    let entry = LogEntry {
+        seq: 0,
         method,
         path,
         query,
@@ -289,8 +256,27 @@ async fn request_log(State(app): State<AppState>, mut request: Request, next: Ne
         request_id,
         batch,
         time,
-    });
+    };
+    app.log.lock().push(entry, info.route.as_deref());
     response
+}
+
+/// Notes the matched route template in the request's [`LogSlot`], for the log's
+/// per-route counters. Added with `Router::layer`, which runs after routing, so
+/// `MatchedPath` is known; `$batch` items match the un-nested routes, hence the prefix.
+async fn note_route(request: Request, next: Next) -> Response {
+    if let (Some(slot), Some(matched)) = (
+        request.extensions().get::<LogSlot>(),
+        request.extensions().get::<MatchedPath>(),
+    ) {
+        let route = matched.as_str();
+        slot.0.lock().route = Some(if route.starts_with("/v1.0") {
+            route.to_owned()
+        } else {
+            format!("/v1.0{route}")
+        });
+    }
+    next.run(request).await
 }
 
 /// Graph names the first segment it can't resolve: an unknown entity set, or the unknown
@@ -386,6 +372,7 @@ pub fn router(app: AppState, gate_state: Gate, simulation: Arc<SimulationState>)
     // item by item.
     let batch_api = api_routes(&app)
         .layer(from_fn_with_state(gate_state.clone(), gate))
+        .layer(from_fn(note_route))
         .layer(from_fn_with_state(app.clone(), request_log));
     let batch_routes = Router::new()
         .route("/$batch", post(batch::handle))
@@ -393,7 +380,8 @@ pub fn router(app: AppState, gate_state: Gate, simulation: Arc<SimulationState>)
         .with_state(batch::BatchState { api: batch_api });
     let v1 = api_routes(&app)
         .merge(batch_routes)
-        .layer(from_fn_with_state(gate_state.clone(), gate));
+        .layer(from_fn_with_state(gate_state.clone(), gate))
+        .layer(from_fn(note_route));
     let tokens = gate_state.tokens.clone();
     let own: Router = Router::new()
         .route("/redeem/{token}", get(redeem::page).post(redeem::accept))
@@ -405,5 +393,8 @@ pub fn router(app: AppState, gate_state: Gate, simulation: Arc<SimulationState>)
         .fallback(unknown_version)
         .layer(from_fn_with_state(simulation, simulate))
         .layer(from_fn_with_state(app, request_log))
+        .layer(DefaultBodyLimit::max(limits::MAX_BODY_BYTES))
+        .layer(from_fn(limits::enforce))
+        .layer(from_fn(limits::graph_shaped))
         .layer(from_fn(request_ids))
 }

@@ -5,4 +5,6 @@
 mod directory;
 mod external;
 mod gate;
+mod limits;
+mod resilience;
 mod support;

@@ -4,7 +4,7 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 
-use graph_emulator::{EmulatorConfig, RunningEmulator, Tenant, start};
+use graph_emulator::{EmulatorConfig, RunningEmulator, SimulationOverrides, Tenant, start};
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
@@ -80,7 +80,16 @@ impl Emulator {
     }
 
     pub async fn from_tenant(tenant: Tenant) -> Emulator {
-        let running = start(tenant, EmulatorConfig::default()).await.unwrap();
+        Self::with_overrides(tenant, SimulationOverrides::default()).await
+    }
+
+    /// A tenant with command-line style overrides of its `simulation` section.
+    pub async fn with_overrides(tenant: Tenant, overrides: SimulationOverrides) -> Emulator {
+        let config = EmulatorConfig {
+            overrides,
+            ..EmulatorConfig::default()
+        };
+        let running = start(tenant, config).await.unwrap();
         let root = running.url().to_string();
         Emulator {
             running,
@@ -89,10 +98,14 @@ impl Emulator {
         }
     }
 
-    /// A token from the real token endpoint (client credentials with a secret).
-    pub async fn token(&self, client_id: &str, secret: &str) -> String {
-        let response = self
-            .client
+    /// The demo tenant with command-line style overrides.
+    pub async fn demo_with(overrides: SimulationOverrides) -> Emulator {
+        Self::with_overrides(Tenant::demo(), overrides).await
+    }
+
+    /// The token request (client credentials with a secret), not yet sent.
+    pub fn token_request(&self, client_id: &str, secret: &str) -> reqwest::RequestBuilder {
+        self.client
             .post(format!("{}{}/oauth2/v2.0/token", self.root, TENANT_ID))
             .form(&[
                 ("client_id", client_id),
@@ -100,9 +113,11 @@ impl Emulator {
                 ("scope", "https://graph.microsoft.com/.default"),
                 ("grant_type", "client_credentials"),
             ])
-            .send()
-            .await
-            .unwrap();
+    }
+
+    /// A token from the real token endpoint (client credentials with a secret).
+    pub async fn token(&self, client_id: &str, secret: &str) -> String {
+        let response = self.token_request(client_id, secret).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::OK);
         let body: Value = response.json().await.unwrap();
         body["access_token"].as_str().unwrap().to_owned()

@@ -1,0 +1,187 @@
+//! Graph's weather and the admin's Ctrl-C: runs that must finish, in one go, through
+//! server errors, cut connections, stalls and throttling, and an interrupt in a real
+//! terminal that loses nothing (not even the redeem links of invitations sent without
+//! email).
+
+use std::time::Duration;
+
+use expectrl::{Eof, Expect, Regex};
+use graph_emulator::simulation::SimulationOverrides;
+use serde_json::Value;
+
+use crate::generated;
+use crate::support::{
+    APPLY_ARGS, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_TENANT_ID, TestTenant, stderr, stdout,
+};
+
+/// 10 % of requests fail in every way the emulator knows: 500, 502, 503 and 504 (half
+/// with a `Retry-After`), cut connections (9 %), and stalls beyond the client's timeout
+/// (1 %); Graph's documented throttling stays on.
+fn faulty() -> SimulationOverrides {
+    SimulationOverrides {
+        fault_rate: Some(0.09),
+        stall_rate: Some(0.01),
+        stall_ms: Some(3_000),
+        ..Default::default()
+    }
+}
+
+/// Shorter than the stalls, so a stalled request times out (its outcome unknown).
+const REQUEST_TIMEOUT: &str = "2s";
+
+#[test]
+fn a_run_through_faults_and_throttling_converts_everyone_in_one_go() {
+    const USERS: usize = 1000;
+    let (tenant_json, input) = generated::tenant(USERS);
+    let tenant = TestTenant::from_json(&tenant_json, faulty());
+    let output = tenant.apply(&input, &["--request-timeout", REQUEST_TIMEOUT]);
+    assert!(
+        output.status.success(),
+        "exit {:?}\nstderr:\n{}",
+        output.status.code(),
+        stderr(&output)
+    );
+    generated::assert_converted_exactly_once(&tenant, USERS);
+}
+
+#[test]
+fn a_retry_after_of_an_hour_stops_the_run_resumably() {
+    const USERS: usize = 200;
+    let (tenant_json, input) = generated::tenant(USERS);
+    let tenant = TestTenant::from_json(
+        &tenant_json,
+        SimulationOverrides {
+            fault_rate: Some(0.05),
+            retry_after_s: Some(3600),
+            ..Default::default()
+        },
+    );
+    let started = std::time::Instant::now();
+    let stopped = tenant.apply(&input, &[]);
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "no silent hour-long wait"
+    );
+    let text = stderr(&stopped);
+    assert_eq!(stopped.status.code(), Some(1), "{text}");
+    assert!(text.contains("3600 s"), "the wait is named: {text}");
+    assert!(text.contains("run the same command again"), "{text}");
+    // Graph calms down; the same command finishes the run. The invitations the first
+    // run sent still fill the tenant's 5-second window, which this emulator mode
+    // answers with the same hour-long Retry-After: let the window pass first.
+    tenant.calm();
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the emulator's window runs on real time, in another process's view"
+    )]
+    std::thread::sleep(Duration::from_secs(6));
+    let resumed = tenant.apply(&input, &[]);
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    generated::assert_converted_exactly_once(&tenant, USERS);
+}
+
+#[test]
+fn plan_through_faults_decides_every_row() {
+    let (tenant_json, input) = generated::tenant(300);
+    let tenant = TestTenant::from_json(
+        &tenant_json,
+        SimulationOverrides {
+            fault_rate: Some(0.20),
+            ..Default::default()
+        },
+    );
+    tenant.write("users.csv", &input);
+    let output = tenant
+        .cmd(&["plan", "--input", "users.csv", "--output", "json"])
+        .output()
+        .expect("plan runs");
+    assert!(output.status.success(), "{}", stderr(&output));
+    let rows: Vec<Value> = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(rows.len(), 300);
+    for row in &rows {
+        let i = row["row"].as_u64().expect("row") as usize - 1;
+        let expected = if generated::eligible(i) {
+            "convert"
+        } else {
+            "blocked"
+        };
+        // A read that fails even after retries is `lookup_failed`, never eligible;
+        // with the client's retries none is expected at 20 %.
+        assert_eq!(row["decision"], expected, "{row}");
+    }
+}
+
+/// `apply --no-email` in a real terminal, interrupted with Ctrl-C while converting:
+/// it says how to resume and exits 130; the resume finishes; `status` shows the redeem
+/// link of every converted user.
+#[test]
+fn ctrl_c_stops_cleanly_and_no_link_is_lost() {
+    const USERS: usize = 300;
+    let (tenant_json, input) = generated::tenant(USERS);
+    let tenant = TestTenant::from_json(
+        &tenant_json,
+        SimulationOverrides {
+            latency_ms: Some(20),
+            ..Default::default()
+        },
+    );
+    tenant.write("users.csv", &input);
+
+    let binary = assert_cmd::cargo::cargo_bin("b2b-convert");
+    let mut command = std::process::Command::new(binary);
+    command
+        .args(APPLY_ARGS)
+        .arg("--no-email")
+        .current_dir(tenant.dir.path())
+        .env("AZURE_TENANT_ID", DEMO_TENANT_ID)
+        .env("AZURE_CLIENT_ID", DEMO_CLIENT_ID)
+        .env("AZURE_CLIENT_SECRET", DEMO_CLIENT_SECRET)
+        .env("B2B_GRAPH_URL", &tenant.url)
+        .env("AZURE_AUTHORITY_HOST", &tenant.url)
+        .env_remove("RUST_LOG")
+        .env_remove("B2B_CONVERT_TEST_HALT_AT");
+    let mut session = expectrl::Session::spawn(command).expect("spawn in a pty");
+    session.set_expect_timeout(Some(Duration::from_secs(60)));
+    // 240 invitations at 150 per 5 s take more than 5 s: wait until some are done.
+    session
+        .expect(Regex("converting +[1-9][0-9]*/240"))
+        .expect("the progress bar shows conversions");
+    session.send([3u8]).expect("Ctrl-C");
+    let interrupted = session
+        .expect(Regex(
+            "To resume, run the same command again:\\r?\\n +[^\\r\\n]*apply",
+        ))
+        .expect("the resume command is printed");
+    assert!(
+        String::from_utf8_lossy(interrupted.before()).contains("Interrupted"),
+        "{}",
+        String::from_utf8_lossy(interrupted.before())
+    );
+    session.expect(Eof).expect("exits");
+    let status = session.get_process().wait().expect("wait");
+    // `WaitStatus::Exited(pid, code)`, from the pty crate expectrl is built on.
+    let status = format!("{status:?}");
+    assert!(
+        status.starts_with("Exited(") && status.ends_with(", 130)"),
+        "exit code 130 after an interrupt: {status}"
+    );
+
+    let resumed = tenant.apply(&input, &["--no-email"]);
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    generated::assert_converted_exactly_once(&tenant, USERS);
+
+    let status = tenant
+        .cmd(&["status", "--journal", "run.db", "--output", "json"])
+        .output()
+        .expect("status runs");
+    let rows: Vec<Value> = serde_json::from_slice(&status.stdout).expect("json");
+    for row in rows.iter().filter(|r| r["outcome"] == "converted") {
+        assert!(
+            row["redeemUrl"]
+                .as_str()
+                .is_some_and(|u| u.contains("/redeem/")),
+            "a converted row without its link: {row}\n{}",
+            stdout(&status)
+        );
+    }
+}
