@@ -132,7 +132,7 @@ pub struct PlanningArgs {
     pub planning: PlanningArg,
     /// Graph requests in flight at once, reading the tenant and converting users (Graph's
     /// limits are kept by pacing in any case).
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=128))]
     pub concurrency: u16,
     /// Connection.
     #[command(flatten)]

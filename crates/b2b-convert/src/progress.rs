@@ -68,6 +68,13 @@ pub async fn plan(
     .await;
     watch.abort();
     bar.finish_and_clear();
+    let stats = connection.client.stats();
+    tracing::info!(
+        "planning used {} Graph requests ({} throttled), {} resource units",
+        stats.requests,
+        stats.throttled,
+        stats.resource_units
+    );
     plan.context("planning stopped: the tenant could not be read")
 }
 

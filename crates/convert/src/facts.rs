@@ -18,18 +18,12 @@
 //!   directly or through role-assignable groups; PIM-eligible roles are not activated
 //!   memberships and are not seen).
 
-use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use b2b_graph::model::{DirectoryObject, User};
-use b2b_graph::{GraphClient, GraphError, ListQuery, USER_FACTS_SELECT, odata_string};
-use futures::stream::{self, StreamExt};
+use b2b_graph::{GraphClient, GraphError};
 
 use crate::email;
 use crate::input::InputRow;
-use crate::plan::{
-    self, AddressHolder, Facts, HolderKind, Lookup, Plan, PlanOptions, UserFacts, reference_key,
-};
+use crate::plan::{self, AddressHolder, Facts, HolderKind, Lookup, Plan, PlanOptions, UserFacts};
 use crate::vocabulary::InvitationState;
 
 /// A Graph failure while reading facts, with what was being read.
@@ -163,259 +157,19 @@ async fn verified_domains(client: &GraphClient) -> Result<Vec<String>, FactsErro
         .collect())
 }
 
-/// Reads every fact the planner needs for `rows`.
+/// Reads every fact the planner needs for `rows`, per row (the lookup strategy).
 pub async fn gather(
     client: &GraphClient,
     rows: &[InputRow],
     concurrency: usize,
     progress: &(dyn Fn(FactsProgress) + Sync),
 ) -> Result<Facts, FactsError> {
-    let concurrency = concurrency.max(1);
     let verified_domains = verified_domains(client).await?;
-
-    let references: BTreeSet<String> = rows.iter().map(|r| reference_key(&r.user)).collect();
-    let addresses: BTreeSet<String> = rows
-        .iter()
-        .map(|r| r.external_email.trim().to_lowercase())
-        .filter(|a| email::check_address(a).is_ok())
-        .collect();
-    // Until the references are resolved, assume each finds a user whose roles are read;
-    // the total is corrected once the lookups are done, so the bar ends at its length.
-    let total = AtomicUsize::new(references.len() * 2 + addresses.len());
-    let done = AtomicUsize::new(0);
-    let tick = || {
-        let done = done.fetch_add(1, Ordering::Relaxed) + 1;
-        let total = total.load(Ordering::Relaxed);
-        progress(FactsProgress { done, total });
-    };
-    let lookups = references.len();
-
-    // A read that still fails after the client's retries costs that row only (it is
-    // decided `lookup_failed`); the rest of the plan goes on.
-    let resolved: Vec<(String, Resolved)> = stream::iter(references)
-        .map(|reference| async {
-            let result = resolve(client, &reference).await;
-            tick();
-            (reference, result)
-        })
-        .buffer_unordered(concurrency)
-        .collect()
-        .await;
-
-    let mut facts = Facts {
-        verified_domains,
-        ..Facts::default()
-    };
-    for (reference, result) in resolved {
-        let lookup = match result {
-            Ok((lookup, users)) => {
-                for user in users {
-                    facts.users.insert(user.id.clone(), user_facts(&user));
-                }
-                lookup
-            }
-            Err(error) => Lookup::Failed {
-                error: error.source.to_string(),
-            },
-        };
-        facts.lookups.insert(reference, lookup);
-    }
-
-    let addresses_count = addresses.len();
-    let holders: Vec<(String, Result<Vec<AddressHolder>, FactsError>)> = stream::iter(addresses)
-        .map(|address| async {
-            let result = address_holders(client, &address).await;
-            tick();
-            (address, result)
-        })
-        .buffer_unordered(concurrency)
-        .collect()
-        .await;
-    for (address, result) in holders {
-        match result {
-            Ok(holders) => {
-                facts.address_holders.insert(address, holders);
-            }
-            Err(error) => {
-                facts
-                    .address_failures
-                    .insert(address, error.source.to_string());
-            }
-        }
-    }
-
-    let found: Vec<String> = facts
-        .lookups
-        .values()
-        .filter_map(|l| match l {
-            Lookup::Found { id } => Some(id.clone()),
-            _ => None,
-        })
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    total.store(lookups + addresses_count + found.len(), Ordering::Relaxed);
-    read_roles_per_user(client, found, concurrency, &mut facts, &tick).await;
-    Ok(facts)
+    Ok(crate::lookup::gather(client, rows, verified_domains, concurrency, progress).await)
 }
-
-/// Reads each user's roles (`transitiveMemberOf/microsoft.graph.directoryRole`); a user
-/// whose roles can't be read is recorded as a failure, which the planner blocks.
-pub(crate) async fn read_roles_per_user(
-    client: &GraphClient,
-    ids: Vec<String>,
-    concurrency: usize,
-    facts: &mut Facts,
-    tick: &(dyn Fn() + Sync),
-) {
-    let roles: Vec<(String, Result<Vec<String>, GraphError>)> = stream::iter(ids)
-        .map(|id| async {
-            let roles = client.user_directory_roles(&id).await;
-            tick();
-            let names = roles.map(|roles| {
-                roles
-                    .into_iter()
-                    .map(|r| r.display_name.unwrap_or(r.id))
-                    .collect()
-            });
-            (id, names)
-        })
-        .buffer_unordered(concurrency.max(1))
-        .collect()
-        .await;
-    for (id, result) in roles {
-        match result {
-            Ok(names) => {
-                facts.roles.insert(id, names);
-            }
-            Err(error) => {
-                facts.role_failures.insert(id, error.to_string());
-            }
-        }
-    }
-}
-
-/// How one reference resolved, with the users read on the way.
-type Resolved = Result<(Lookup, Vec<User>), FactsError>;
 
 pub(crate) fn looks_like_object_id(reference: &str) -> bool {
     uuid::Uuid::parse_str(reference).is_ok()
-}
-
-/// Resolves one reference: an object id or UPN directly, then an address by mail or
-/// proxy address.
-async fn resolve(client: &GraphClient, reference: &str) -> Resolved {
-    let what = || format!("user `{reference}`");
-    if let Some(user) = client
-        .get_user(reference, USER_FACTS_SELECT)
-        .await
-        .map_err(context(what()))?
-    {
-        return Ok((
-            Lookup::Found {
-                id: user.id.clone(),
-            },
-            vec![user],
-        ));
-    }
-    if looks_like_object_id(reference) || !reference.contains('@') {
-        return Ok((Lookup::NotFound, vec![]));
-    }
-    let filter = format!(
-        "mail eq {address} or proxyAddresses/any(p:p eq {smtp})",
-        address = odata_string(reference),
-        smtp = odata_string(&format!("smtp:{reference}")),
-    );
-    let users = client
-        .list_users(&ListQuery {
-            filter: Some(filter),
-            select: USER_FACTS_SELECT.iter().map(|s| (*s).to_owned()).collect(),
-            top: Some(10),
-            advanced: false,
-        })
-        .await
-        .map_err(context(what()))?;
-    Ok(match users.len() {
-        0 => (Lookup::NotFound, users),
-        1 => (
-            Lookup::Found {
-                id: users[0].id.clone(),
-            },
-            users,
-        ),
-        _ => (
-            Lookup::Ambiguous {
-                ids: users.iter().map(|u| u.id.clone()).collect(),
-            },
-            users,
-        ),
-    })
-}
-
-/// Every user, group and contact holding `address`, and in which property.
-async fn address_holders(
-    client: &GraphClient,
-    address: &str,
-) -> Result<Vec<AddressHolder>, FactsError> {
-    let what = || format!("who holds `{address}`");
-    let quoted = odata_string(address);
-    let smtp = odata_string(&format!("smtp:{address}"));
-    let users = client
-        .list_users(&ListQuery {
-            filter: Some(format!(
-                "userPrincipalName eq {quoted} or mail eq {quoted} or proxyAddresses/any(x:x eq {smtp}) or otherMails/any(x:x eq {quoted})"
-            )),
-            select: ["id", "displayName", "userPrincipalName", "mail", "proxyAddresses", "otherMails"]
-                .map(String::from)
-                .to_vec(),
-            top: Some(999),
-            advanced: false,
-        })
-        .await
-        .map_err(context(what()))?;
-    let object_query = ListQuery {
-        filter: Some(format!(
-            "mail eq {quoted} or proxyAddresses/any(x:x eq {smtp})"
-        )),
-        select: ["id", "displayName", "mail", "proxyAddresses"]
-            .map(String::from)
-            .to_vec(),
-        top: Some(999),
-        advanced: false,
-    };
-    let groups = client
-        .list_groups(&object_query)
-        .await
-        .map_err(context(what()))?;
-    let contacts = client
-        .list_org_contacts(&object_query)
-        .await
-        .map_err(context(what()))?;
-
-    let mut holders = Vec::new();
-    for user in &users {
-        holders.push(AddressHolder {
-            id: user.id.clone(),
-            kind: HolderKind::User,
-            display_name: user.display_name.clone(),
-            property: holding_property(
-                address,
-                user.user_principal_name.as_deref(),
-                user.mail.as_deref(),
-                &user.proxy_addresses,
-                &user.other_mails,
-            ),
-        });
-    }
-    for (objects, kind) in [
-        (groups, HolderKind::Group),
-        (contacts, HolderKind::OrgContact),
-    ] {
-        for object in objects {
-            holders.push(object_holder(address, &object, kind));
-        }
-    }
-    Ok(holders)
 }
 
 pub(crate) fn object_holder(

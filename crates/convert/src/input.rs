@@ -277,19 +277,23 @@ const READ_BUFFER: usize = 64 * 1024;
 const QUOTE_CHARS: usize = 80;
 
 /// A value as error messages quote it: at most 80 characters, then an ellipsis; control
-/// characters escaped so a message cell can't break the error across lines.
+/// characters escaped so a message cell can't break the error across lines. The escapes
+/// count towards the 80 (fuzzing found a quote of 80 `\u{13}` escapes 640 bytes long).
 pub(crate) fn quoted(value: &str) -> String {
     let mut out = String::new();
-    for (index, c) in value.chars().enumerate() {
-        if index == QUOTE_CHARS {
+    let mut length = 0;
+    for c in value.chars() {
+        let shown: String = if c.is_control() {
+            c.escape_debug().collect()
+        } else {
+            c.into()
+        };
+        length += shown.chars().count();
+        if length > QUOTE_CHARS {
             out.push('…');
             break;
         }
-        if c.is_control() {
-            out.extend(c.escape_debug());
-        } else {
-            out.push(c);
-        }
+        out.push_str(&shown);
     }
     out
 }
@@ -1026,6 +1030,11 @@ mod tests {
         assert_eq!(quoted("a\nb"), "a\\nb");
         let long = "x".repeat(500);
         assert_eq!(quoted(&long), format!("{}…", "x".repeat(80)));
+        assert_eq!(quoted(&"x".repeat(80)), "x".repeat(80));
+        // Escapes count: what fuzzing found made a 640-byte quote of 80 characters.
+        let escaped = quoted(&"\u{13}".repeat(80));
+        assert!(escaped.chars().count() <= 81, "{escaped}");
+        assert!(escaped.ends_with("\\u{13}…"), "{escaped}");
         for text in [
             format!("user,externalEmail,{long}\na,b@c.com,1\n"),
             format!("user,externalEmail,sendEmail\na,b@c.com,{long}\n"),

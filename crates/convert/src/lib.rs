@@ -3,7 +3,7 @@
 //!
 //! - [`input`] reads the CSV list of users and partner addresses;
 //! - [`facts`] reads what the planner needs from Microsoft Graph, per row or, through
-//!   [`snapshot`], the whole tenant at once;
+//!   [`snapshot`], the whole tenant at once, or through [`lookup`], per row in batches;
 //! - [`plan`] decides each row (pure: facts in, decisions out);
 //! - [`journal`] records every run, row and step in SQLite, so a crash loses nothing;
 //! - [`resumption`] decides whether `apply` resumes a run or starts one;
@@ -20,6 +20,7 @@ pub mod executor;
 pub mod facts;
 pub mod input;
 pub mod journal;
+pub mod lookup;
 pub mod plan;
 pub mod reinvite;
 pub mod report;

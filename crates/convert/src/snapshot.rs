@@ -28,7 +28,7 @@ use crate::facts::{
     FactsError, FactsProgress, context, holding_property, looks_like_object_id, user_facts,
 };
 use crate::input::InputRow;
-use crate::plan::{AddressHolder, Facts, HolderKind, Lookup, reference_key};
+use crate::plan::{AddressHolder, Facts, HolderKind, Lookup, UserFacts, reference_key};
 
 /// Graph's largest page for directory objects.
 const PAGE: u32 = 999;
@@ -54,8 +54,8 @@ struct Matches {
     direct: HashMap<String, String>,
     /// Reference → users holding it as mail or smtp proxy address.
     by_mail: HashMap<String, Vec<String>>,
-    /// Users kept: those some reference names.
-    users: HashMap<String, User>,
+    /// Users kept, already in the planner's compact form: those some reference names.
+    users: HashMap<String, UserFacts>,
     /// Address → holders.
     holders: HashMap<String, Vec<AddressHolder>>,
 }
@@ -113,7 +113,7 @@ impl Matches {
                     });
             }
             if keep {
-                self.users.insert(user.id.clone(), user);
+                self.users.insert(user.id.clone(), user_facts(&user));
             }
         }
     }
@@ -224,9 +224,7 @@ pub async fn gather(
         let holders = matches.holders.remove(address).unwrap_or_default();
         facts.address_holders.insert(address.clone(), holders);
     }
-    for (id, user) in &matches.users {
-        facts.users.insert(id.clone(), user_facts(user));
-    }
+    facts.users = matches.users;
 
     let found: HashSet<String> = facts
         .lookups
@@ -282,14 +280,7 @@ async fn read_roles(
     }
     if !only_users {
         // A group holds a role: its members' roles are only visible transitively.
-        crate::facts::read_roles_per_user(
-            client,
-            found.iter().cloned().collect(),
-            8,
-            facts,
-            &|| {},
-        )
-        .await;
+        crate::lookup::read_roles(client, found.iter().cloned().collect(), 8, facts, &|| {}).await;
         return Ok(());
     }
     for id in found {

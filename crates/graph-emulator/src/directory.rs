@@ -2,15 +2,19 @@
 //! emulator records for tests (invitations, outgoing messages, redeem tokens).
 //!
 //! Users, groups and contacts are kept as Graph-shaped JSON objects (`serde_json::Map`), so
-//! any property of Graph's schema survives a round trip; indexes by id, UPN and address keep
-//! lookups and collision checks cheap for 100,000-user tenants. Change addresses or UPNs through
-//! [`Directory::update_user`] or [`Directory::add_user`] so the indexes stay in step.
+//! any property of Graph's schema survives a round trip. Each collection carries the index
+//! `$filter` lookups use ([`crate::index`]; also how users are found by id or UPN), and an
+//! address index keeps collision checks cheap for 100,000-user tenants. The collections are
+//! read-only from outside: change a user through [`Directory::update_user`] or
+//! [`Directory::add_user`], so both indexes stay in step.
 
 use std::collections::HashMap;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::index::Collection;
+use crate::query::{CONTACTS, GROUPS, USERS};
 use crate::tenant::{DirectoryRole, Tenant};
 
 /// One `POST /invitations` the directory accepted.
@@ -70,11 +74,11 @@ pub struct Directory {
     /// The initial `*.onmicrosoft.com` domain.
     pub initial_domain: String,
     /// Users in creation order (the order Graph lists them in here).
-    pub users: Vec<Map<String, Value>>,
+    pub users: Collection,
     /// Groups.
-    pub groups: Vec<Map<String, Value>>,
+    pub groups: Collection,
     /// Organizational contacts.
-    pub org_contacts: Vec<Map<String, Value>>,
+    pub org_contacts: Collection,
     /// Activated directory roles.
     pub roles: Vec<DirectoryRole>,
     /// Invitations, oldest first.
@@ -83,8 +87,6 @@ pub struct Directory {
     pub messages: Vec<MessageRecord>,
     /// Successful invitation requests so far (for `blockInvitesAfter`).
     pub accepted_invitations: u64,
-    by_id: HashMap<String, usize>,
-    by_upn: HashMap<String, usize>,
     /// Lower-case address → the objects using it (id, property), in directory order.
     addresses: HashMap<String, Vec<(String, &'static str)>>,
 }
@@ -107,45 +109,22 @@ impl Directory {
                 .map(|d| d.to_lowercase())
                 .collect(),
             initial_domain: tenant.initial_domain().to_lowercase(),
-            users: tenant.users.clone(),
-            groups: tenant.groups.clone(),
-            org_contacts: tenant.org_contacts.clone(),
+            users: Collection::new(tenant.users.clone(), USERS.indexed),
+            groups: Collection::new(tenant.groups.clone(), GROUPS.indexed),
+            org_contacts: Collection::new(tenant.org_contacts.clone(), CONTACTS.indexed),
             roles: tenant.directory_roles.clone(),
             invitations: Vec::new(),
             messages: Vec::new(),
             accepted_invitations: 0,
-            by_id: HashMap::new(),
-            by_upn: HashMap::new(),
             addresses: HashMap::new(),
         };
-        dir.reindex();
+        let entries: Vec<_> = [&dir.users, &dir.groups, &dir.org_contacts]
+            .into_iter()
+            .flat_map(|c| c.iter())
+            .flat_map(addresses_of)
+            .collect();
+        dir.add_addresses(entries);
         dir
-    }
-
-    fn reindex(&mut self) {
-        self.by_id.clear();
-        self.by_upn.clear();
-        self.addresses.clear();
-        for (i, u) in self.users.iter().enumerate() {
-            if let Some(id) = text(u, "id") {
-                self.by_id.insert(id.to_lowercase(), i);
-            }
-            if let Some(upn) = text(u, "userPrincipalName") {
-                self.by_upn.insert(upn.to_lowercase(), i);
-            }
-        }
-        for i in 0..self.users.len() {
-            let entries = addresses_of(&self.users[i]);
-            self.add_addresses(entries);
-        }
-        for i in 0..self.groups.len() {
-            let entries = addresses_of(&self.groups[i]);
-            self.add_addresses(entries);
-        }
-        for i in 0..self.org_contacts.len() {
-            let entries = addresses_of(&self.org_contacts[i]);
-            self.add_addresses(entries);
-        }
     }
 
     fn add_addresses(&mut self, entries: Vec<(String, String, &'static str)>) {
@@ -172,48 +151,30 @@ impl Directory {
 
     /// Index of the user with this object id or userPrincipalName (case-insensitive).
     pub fn find_user(&self, key: &str) -> Option<usize> {
-        let key = key.to_lowercase();
-        self.by_id
-            .get(&key)
-            .or_else(|| self.by_upn.get(&key))
+        let index = self.users.index();
+        ["id", "userPrincipalName"]
+            .into_iter()
+            .find_map(|property| index.lookup(property, key)?.first())
             .copied()
     }
 
     /// Adds a user (a new guest) and indexes it.
     pub fn add_user(&mut self, user: Map<String, Value>) -> usize {
-        let index = self.users.len();
-        if let Some(id) = text(&user, "id") {
-            self.by_id.insert(id.to_lowercase(), index);
-        }
-        if let Some(upn) = text(&user, "userPrincipalName") {
-            self.by_upn.insert(upn.to_lowercase(), index);
-        }
         self.add_addresses(addresses_of(&user));
-        self.users.push(user);
-        index
+        self.users.push(user)
     }
 
-    /// Changes user `index` with `change`, keeping the UPN and address indexes in step.
+    /// Changes user `index` with `change`, keeping the filter and address indexes in step.
     pub fn update_user<R>(
         &mut self,
         index: usize,
         change: impl FnOnce(&mut Map<String, Value>) -> R,
     ) -> R {
         let before = addresses_of(&self.users[index]);
-        let old_upn = text(&self.users[index], "userPrincipalName").map(str::to_lowercase);
-        let result = change(&mut self.users[index]);
+        let result = self.users.update(index, change);
         self.remove_addresses(before);
         let after = addresses_of(&self.users[index]);
         self.add_addresses(after);
-        let new_upn = text(&self.users[index], "userPrincipalName").map(str::to_lowercase);
-        if old_upn != new_upn {
-            if let Some(old) = old_upn {
-                self.by_upn.remove(&old);
-            }
-            if let Some(new) = new_upn {
-                self.by_upn.insert(new, index);
-            }
-        }
         result
     }
 

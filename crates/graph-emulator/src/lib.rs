@@ -9,7 +9,7 @@
 //! of the last `/v1.0` requests (a bounded ring) with per-route counters.
 //!
 //! Modules: [`tenant`] (the tenant file), [`schema`] (Graph's v1.0 schema), [`directory`]
-//! (live state), [`query`] (OData options), [`routes`] (handlers), [`request_log`]; the gate
+//! (live state) and its [`index`], [`query`] (OData options), [`routes`] (handlers), [`request_log`]; the gate
 //! helper's [`token`], [`gate`], [`throttle`], [`simulation`]; the HTTP edge: [`limits`]
 //! (size limits, Graph's body on every refusal), [`serve`] (accept loop) and [`tls`].
 
@@ -18,6 +18,7 @@ mod clock;
 pub mod directory;
 pub mod error;
 pub mod gate;
+pub mod index;
 pub mod limits;
 pub mod principal;
 pub mod query;
@@ -222,7 +223,7 @@ pub async fn start(
     let throttle = Arc::new(Throttle::new(simulation.throttle, tenant.user_count()));
     let gate_state = Gate {
         tokens: tokens.clone(),
-        throttle,
+        throttle: throttle.clone(),
         retry_after_s: simulation.retry_after_s,
     };
     let tenant_id = tenant.tenant_id().to_owned();
@@ -233,6 +234,7 @@ pub async fn start(
         root: url.to_string(),
         tokens,
         block_invites_after: simulation.block_invites_after,
+        throttle,
     };
     let weather = Arc::new(SimulationState::new(&simulation));
     let router = routes::router(app.clone(), gate_state, weather.clone());

@@ -33,9 +33,14 @@
 //!
 //! Time comes from `tokio::time::Instant`, so `start_paused` tests control it; the pure
 //! [`Throttle::admit_at`] takes the instant explicitly.
+//!
+//! The throttle also keeps running totals ([`Throttle::totals`]: RU charged, requests
+//! refused), shown in the state document, so a benchmark can report what a run cost in
+//! Graph's currency. Refused requests' RU count, as they do against the quota.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
@@ -285,6 +290,19 @@ pub struct Throttle {
     enabled: bool,
     ru_limit: u64,
     windows: Mutex<HashMap<Key, Window>>,
+    /// RU charged (`x-ms-resource-unit` of every admitted or refused request).
+    resource_units: AtomicU64,
+    /// Requests answered with 429.
+    throttled: AtomicU64,
+}
+
+/// The throttle's running totals since start or [`Throttle::reset_totals`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Resource units charged, refused requests included.
+    pub resource_units: u64,
+    /// Requests refused with 429.
+    pub throttled: u64,
 }
 
 impl Throttle {
@@ -295,7 +313,24 @@ impl Throttle {
             enabled,
             ru_limit: resource_unit_limit(tenant_user_count),
             windows: Mutex::new(HashMap::new()),
+            resource_units: AtomicU64::new(0),
+            throttled: AtomicU64::new(0),
         }
+    }
+
+    /// RU charged and requests refused so far.
+    pub fn totals(&self) -> Totals {
+        Totals {
+            resource_units: self.resource_units.load(Ordering::Relaxed),
+            throttled: self.throttled.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Zeroes the totals (`POST /_emulator/reset`); the windows are left alone, as a
+    /// reset of the tenant does not give an app its quota back.
+    pub fn reset_totals(&self) {
+        self.resource_units.store(0, Ordering::Relaxed);
+        self.throttled.store(0, Ordering::Relaxed);
     }
 
     /// Admits (or throttles) one request of `app` in `tenant` now.
@@ -335,6 +370,8 @@ impl Throttle {
                 write,
             } => {
                 headers.push(("x-ms-resource-unit", resource_units.to_string()));
+                self.resource_units
+                    .fetch_add(*resource_units, Ordering::Relaxed);
                 charges.push((
                     Key::AppTenantRu {
                         app: app_l.clone(),
@@ -399,6 +436,7 @@ impl Throttle {
                 headers,
             };
         }
+        self.throttled.fetch_add(1, Ordering::Relaxed);
 
         let mut worst: Option<(Duration, &Key)> = None;
         for (key, cost) in &charges {
@@ -646,6 +684,31 @@ mod tests {
         assert_eq!(t.scope, format!("Tenant_Application/Write/{APP}/{TENANT}"));
         // Two entries (the first two writes, at 0 and 40 ms) must leave: at 150.04 s.
         assert_eq!(t.retry_after, Duration::from_millis(29_040));
+    }
+
+    #[test]
+    fn totals_count_resource_units_and_refusals() {
+        let throttle = Throttle::new(true, 10); // 3,500 RU per 10 s
+        let t0 = Instant::now();
+        let get_users = Workload::Identity {
+            resource_units: 2,
+            write: false,
+        };
+        for _ in 0..1_751 {
+            throttle.admit_at(t0, APP, TENANT, &get_users);
+        }
+        throttle.admit_at(t0, APP, TENANT, &Workload::Invitations);
+        throttle.admit_at(t0, APP, TENANT, &Workload::Batch);
+        // The 1,751st request is refused, and still charged.
+        assert_eq!(
+            throttle.totals(),
+            Totals {
+                resource_units: 3_502,
+                throttled: 1
+            }
+        );
+        throttle.reset_totals();
+        assert_eq!(throttle.totals(), Totals::default());
     }
 
     #[test]

@@ -86,6 +86,15 @@ impl GraphClient {
             let mut longest: Option<Duration> = None;
             let mut received: HashMap<String, BatchResponse> = HashMap::new();
             for r in responses {
+                // A read that met a passing server error is as safe to repeat as a
+                // throttled one; a write is not (its outcome is the caller's to settle).
+                let transient_read = crate::retry::is_transient_status(r.status)
+                    && by_id
+                        .get(&r.id)
+                        .is_some_and(|q| q.method.eq_ignore_ascii_case("GET"));
+                if transient_read {
+                    throttled.insert(r.id.clone());
+                }
                 if r.status == 429 {
                     throttled.insert(r.id.clone());
                     let ra = r
@@ -172,12 +181,28 @@ impl GraphClient {
             })
             .count();
         self.pace(invites).await;
+        // The envelope costs nothing; each item is charged as if sent alone.
+        let mut cost = crate::client::Cost::default();
+        for r in requests.iter().filter(|r| {
+            let path = r.url.trim_start_matches('/');
+            !(path == "invitations"
+                || path.starts_with("invitations?")
+                || path.starts_with("invitations/"))
+        }) {
+            let (path, query) = r
+                .url
+                .split_once('?')
+                .map_or((r.url.as_str(), None), |(p, q)| (p, Some(q)));
+            cost.units += crate::pacing::resource_units(&r.method, path, query);
+            cost.writes += u64::from(!r.method.eq_ignore_ascii_case("GET"));
+        }
         let resp = self
             .execute(Call {
                 method: Method::POST,
                 body: Some(body),
                 idempotency,
                 accept: &[424],
+                cost: Some(cost),
                 ..Call::get(self.url(&["$batch"]))
             })
             .await?;
@@ -196,6 +221,75 @@ impl GraphClient {
             });
         }
         Ok(env.responses)
+    }
+
+    /// Reads many collections (`GET` URLs relative to the version root, e.g.
+    /// `/users?$filter=…`) through `$batch`, 20 per call, each item's pages all read
+    /// (a `@odata.nextLink` is followed outside the batch). `eventual` items carry
+    /// `ConsistencyLevel: eventual`, as advanced queries need. One result per URL, in
+    /// order; a failed item is that item's `Err`.
+    pub async fn get_collections<T: serde::de::DeserializeOwned + Send>(
+        &self,
+        urls: &[(String, bool)],
+    ) -> Result<Vec<Result<Vec<T>, GraphError>>, GraphError> {
+        let mut out = Vec::with_capacity(urls.len());
+        for chunk in urls.chunks(MAX_BATCH) {
+            let requests = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, (url, eventual))| {
+                    let request = BatchRequest::get(i.to_string(), url.clone());
+                    if *eventual {
+                        request.header("ConsistencyLevel", "eventual")
+                    } else {
+                        request
+                    }
+                })
+                .collect();
+            let responses = self.batch(requests).await?;
+            let now = self.options().clock.now();
+            for ((url, eventual), response) in chunk.iter().zip(responses) {
+                out.push(
+                    self.collection_from_batch(url, *eventual, response, now)
+                        .await,
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    async fn collection_from_batch<T: serde::de::DeserializeOwned + Send>(
+        &self,
+        url: &str,
+        eventual: bool,
+        response: BatchResponse,
+        now: jiff::Timestamp,
+    ) -> Result<Vec<T>, GraphError> {
+        let request_id = response.header("request-id").map(str::to_string);
+        if !response.is_success() {
+            let path = url.split('?').next().unwrap_or(url).to_owned();
+            return batch_item_error(&response, request_id, path, now);
+        }
+        #[derive(serde::Deserialize)]
+        struct Page<T> {
+            #[serde(default = "Vec::new")]
+            value: Vec<T>,
+            #[serde(rename = "@odata.nextLink", default)]
+            next_link: Option<String>,
+        }
+        let page: Page<T> = serde_json::from_value(
+            response.body.unwrap_or(serde_json::Value::Null),
+        )
+        .map_err(|e| GraphError::Decode {
+            message: e.to_string(),
+            request_id: request_id.clone(),
+        })?;
+        let mut items = page.value;
+        if let Some(link) = page.next_link {
+            let next = self.check_next_link(&link, request_id.as_deref())?;
+            items.extend(self.get_all::<T>(next, eventual).await?);
+        }
+        Ok(items)
     }
 
     /// Read many users by id via `$batch`, 20 per call. Results keep the

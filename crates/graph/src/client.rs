@@ -37,6 +37,16 @@ pub struct ClientOptions {
     pub invitations_per_window: u32,
     /// Length of the invitation pacing window.
     pub invitation_window: Duration,
+    /// Resource units allowed in any sliding `resource_unit_window` (identity and access
+    /// reads and writes). Graph's app+tenant bucket is 3,500, 5,000 or 8,000 per 10 s by
+    /// tenant size; the default is the smallest, which every tenant allows.
+    pub resource_units_per_window: u32,
+    /// Length of the resource-unit window.
+    pub resource_unit_window: Duration,
+    /// Writes allowed in any sliding `write_window` (3,000 per 150 s per app+tenant).
+    pub writes_per_window: u32,
+    /// Length of the write window.
+    pub write_window: Duration,
     /// Seed for retry jitter; `None` picks a random one.
     pub seed: Option<u64>,
     /// The longest `Retry-After` the client waits out. A longer one ends the call
@@ -57,6 +67,11 @@ impl Default for ClientOptions {
             // requests 5 s apart here can arrive 4.99 s apart there, so the pacer's
             // window is 100 ms longer than Graph's (2 % of the throughput).
             invitation_window: Duration::from_millis(5_100),
+            // The same 2 % margin as the invitation window, for the same reason.
+            resource_units_per_window: 3_500,
+            resource_unit_window: Duration::from_millis(10_200),
+            writes_per_window: 3_000,
+            write_window: Duration::from_secs(153),
             seed: None,
             max_retry_after: Duration::from_secs(120),
             clock: crate::clock::system(),
@@ -88,6 +103,8 @@ struct Inner {
     options: ClientOptions,
     gates: ThrottleGates,
     pacer: Pacer,
+    units: Pacer,
+    writes: Pacer,
     seed: u64,
     calls: AtomicU64,
     stats: Counters,
@@ -136,6 +153,35 @@ pub(crate) struct Call {
     pub paced: u32,
     /// Non-2xx statuses whose body the caller handles itself.
     pub accept: &'static [u16],
+    /// What the request costs Graph's identity budgets (a `$batch` sums its items);
+    /// `None`: computed from the method and URL.
+    pub cost: Option<Cost>,
+}
+
+/// What one request costs in Graph's identity-and-access budgets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Cost {
+    /// Resource units.
+    pub units: u64,
+    /// Writes.
+    pub writes: u64,
+}
+
+impl Call {
+    /// The request's cost: invitations have their own budget (the pacer), everything
+    /// else is charged resource units, and writes a write as well.
+    fn cost(&self) -> Cost {
+        if let Some(cost) = self.cost {
+            return cost;
+        }
+        if self.scope == ThrottleScope::Invitations {
+            return Cost::default();
+        }
+        let units =
+            crate::pacing::resource_units(self.method.as_str(), self.url.path(), self.url.query());
+        let writes = u64::from(self.method != Method::GET);
+        Cost { units, writes }
+    }
 }
 
 impl Call {
@@ -149,6 +195,7 @@ impl Call {
             scope: ThrottleScope::Directory,
             paced: 0,
             accept: &[],
+            cost: None,
         }
     }
 }
@@ -221,6 +268,11 @@ impl GraphClient {
                 http,
                 tokens,
                 pacer: Pacer::new(options.invitations_per_window, options.invitation_window),
+                units: Pacer::new(
+                    options.resource_units_per_window,
+                    options.resource_unit_window,
+                ),
+                writes: Pacer::new(options.writes_per_window, options.write_window),
                 options,
                 gates: ThrottleGates::default(),
                 seed,
@@ -263,6 +315,18 @@ impl GraphClient {
             segs.pop_if_empty().extend(segments);
         }
         url
+    }
+
+    /// A URL relative to the version root (`/users?$filter=…`), percent-encoded as a
+    /// `$batch` item's `url` needs it.
+    pub fn relative_url(&self, segments: &[&str], query: &crate::odata::ListQuery) -> String {
+        let url = self.url_with_query(segments, &query.pairs());
+        let base = self.inner.api_base.path().trim_end_matches('/');
+        let path = url.path().strip_prefix(base).unwrap_or(url.path());
+        match url.query() {
+            Some(q) => format!("{path}?{q}"),
+            None => path.to_owned(),
+        }
     }
 
     /// `url` with a query built from `pairs`.
@@ -367,10 +431,18 @@ impl GraphClient {
                 // Another caller was told to wait longer than this run allows.
                 return Err(self.throttled_too_long(&call, &path, wait, None, None));
             }
+            let cost = call.cost();
+            let _write_pass = if cost.writes > 0 {
+                Some(inner.gates.enter(ThrottleScope::Writes).await)
+            } else {
+                None
+            };
             let _pass = inner.gates.enter(call.scope).await;
             for _ in 0..call.paced {
                 inner.pacer.acquire().await;
             }
+            inner.units.acquire_n(cost.units).await;
+            inner.writes.acquire_n(cost.writes).await;
             let token = inner.tokens.token().await?;
             let mut req = inner
                 .http
@@ -483,10 +555,15 @@ impl GraphClient {
                         path: path.clone(),
                     };
                     if status == 429 {
-                        // Graph told us to back off: every caller in this
-                        // scope holds off, whether or not we retry ourselves.
+                        // Graph told us to back off: every caller of that budget
+                        // holds off, whether or not we retry ourselves. A 429 of the
+                        // write budget holds back writes only; reads go on.
                         let hold = retry_after.unwrap_or_else(|| policy.delay(attempt, None, seed));
-                        inner.gates.block_for(call.scope, hold);
+                        let scope = match header_str(&headers, "x-ms-throttle-scope") {
+                            Some(s) if s.contains("/Write/") => ThrottleScope::Writes,
+                            _ => call.scope,
+                        };
+                        inner.gates.block_for(scope, hold);
                     }
                     if let Some(wait) = retry_after.filter(|w| *w > inner.options.max_retry_after)
                         && (status == 429 || crate::retry::is_transient_status(status))
@@ -614,7 +691,11 @@ impl GraphClient {
     }
 
     /// A nextLink must stay on the Graph root: the bearer token goes with it.
-    fn check_next_link(&self, link: &str, request_id: Option<&str>) -> Result<Url, GraphError> {
+    pub(crate) fn check_next_link(
+        &self,
+        link: &str,
+        request_id: Option<&str>,
+    ) -> Result<Url, GraphError> {
         let root = self.inner.endpoints.graph_root();
         let bad = |why: &str| GraphError::Decode {
             message: format!("refusing @odata.nextLink {link}: {why}"),

@@ -15,6 +15,8 @@ pub(crate) enum ThrottleScope {
     Directory,
     /// The invitation manager (150 requests / 5 s per tenant).
     Invitations,
+    /// The write budget (3,000 per 150 s per app and tenant), on top of `Directory`.
+    Writes,
 }
 
 impl ThrottleScope {
@@ -27,6 +29,7 @@ impl ThrottleScope {
         match self {
             ThrottleScope::Directory => "identity and access (users, groups, roles)",
             ThrottleScope::Invitations => "invitation manager (150 per 5 s per tenant)",
+            ThrottleScope::Writes => "identity writes (3,000 per 150 s)",
         }
     }
 }
@@ -71,6 +74,7 @@ impl Gate {
 pub(crate) struct ThrottleGates {
     directory: Gate,
     invitations: Gate,
+    writes: Gate,
 }
 
 /// Permission to send one request; while the scope is cautious it is the single probe.
@@ -84,6 +88,7 @@ impl ThrottleGates {
         match scope {
             ThrottleScope::Directory => &self.directory,
             ThrottleScope::Invitations => &self.invitations,
+            ThrottleScope::Writes => &self.writes,
         }
     }
 

@@ -27,6 +27,9 @@ pub struct EntitySet {
     /// Resource name in Graph's filter error messages (`User`).
     pub resource: &'static str,
     filterable: &'static [(&'static str, u16)],
+    /// Properties kept in an index ([`crate::index`]), so `eq`, `in` and `any(x: x eq …)`
+    /// on them don't scan the collection: the ones b2b-convert looks objects up by.
+    pub indexed: &'static [&'static str],
     /// Properties returned without `$select`; `None` means all stored ones.
     pub default_select: Option<&'static [&'static str]>,
 }
@@ -67,6 +70,13 @@ pub static USERS: EntitySet = EntitySet {
         ("accountEnabled", ENUMISH),
         ("createdDateTime", ENUMISH | GE_LE | EQ_NULL),
     ],
+    indexed: &[
+        "id",
+        "userPrincipalName",
+        "mail",
+        "otherMails",
+        "proxyAddresses",
+    ],
     default_select: Some(&[
         "id",
         "businessPhones",
@@ -97,6 +107,7 @@ pub static GROUPS: EntitySet = EntitySet {
         ("mailEnabled", ENUMISH | EQ_NULL),
         ("securityEnabled", ENUMISH),
     ],
+    indexed: &["id", "mail", "proxyAddresses"],
     default_select: None,
 };
 
@@ -114,6 +125,7 @@ pub static CONTACTS: EntitySet = EntitySet {
         ("mailNickname", STR_FULL),
         ("proxyAddresses", ANY | EQ | NOT | GE_LE | STARTS | ENDS),
     ],
+    indexed: &["id", "mail", "proxyAddresses"],
     default_select: None,
 };
 

@@ -24,6 +24,8 @@
 //! - A `$filter` may have at most 100 clauses (ASP.NET OData's default node count) and 32
 //!   levels of nesting.
 //! - `$top` below 1 or above 999 is 400; an `in (...)` list takes at most 15 values.
+//! - `eq`, `in` and `any(x: x eq …)` on the indexed properties ([`EntitySet::indexed`]) are
+//!   answered from the index ([`plan`]) with exactly the scan's result; anything else scans.
 
 mod entity;
 mod eval;
@@ -31,6 +33,7 @@ mod filter;
 #[cfg(test)]
 mod fixture;
 mod options;
+mod plan;
 mod response;
 mod support;
 

@@ -5,14 +5,16 @@ use serde_json::{Map, Value};
 
 use super::entity::EntitySet;
 use super::options::QueryOptions;
+use super::plan::candidates;
 use super::support::check;
 use crate::error::GraphError;
+use crate::index::{Collection, Object};
 use crate::schema::schema;
 
 /// Runs a list query over `objects`: filter, count, page, project. `base` is the absolute
 /// URL of the collection (for `@odata.context` and `@odata.nextLink`).
 pub fn list(
-    objects: &[Map<String, Value>],
+    objects: &Collection,
     set: &EntitySet,
     opts: &QueryOptions,
     eventual: bool,
@@ -22,14 +24,11 @@ pub fn list(
     check_query(set, opts, advanced)?;
     let start = opts.start_position()?;
     let top = opts.top.unwrap_or(100);
-    let matches = |o: &Map<String, Value>| opts.filter.as_ref().is_none_or(|f| f.eval(o, None));
+    let candidates = plan(objects, opts);
 
     let mut page = Vec::with_capacity(top.min(objects.len()));
     let mut next = None;
-    for (i, object) in objects.iter().enumerate().skip(start) {
-        if !matches(object) {
-            continue;
-        }
+    for (i, object) in matching(objects, opts, candidates.as_deref(), start) {
         if page.len() == top {
             next = Some(i);
             break;
@@ -43,7 +42,7 @@ pub fn list(
         Value::String(context(root, set.name, opts.select.as_deref(), false)),
     );
     if advanced && opts.skiptoken.is_none() {
-        let n = objects.iter().filter(|o| matches(o)).count();
+        let n = matching(objects, opts, candidates.as_deref(), 0).count();
         out.insert("@odata.count".into(), Value::from(n));
     }
     if let Some(position) = next {
@@ -59,7 +58,7 @@ pub fn list(
 
 /// `GET /{set}/$count`: the number of matching objects (needs `ConsistencyLevel: eventual`).
 pub fn count(
-    objects: &[Map<String, Value>],
+    objects: &Collection,
     set: &EntitySet,
     opts: &QueryOptions,
     eventual: bool,
@@ -70,10 +69,38 @@ pub fn count(
         ));
     }
     check_query(set, opts, true)?;
-    Ok(objects
-        .iter()
-        .filter(|o| opts.filter.as_ref().is_none_or(|f| f.eval(o, None)))
-        .count())
+    let candidates = plan(objects, opts);
+    Ok(matching(objects, opts, candidates.as_deref(), 0).count())
+}
+
+/// The positions the filter can match, when the index narrows them (see [`super::plan`]).
+fn plan(objects: &Collection, opts: &QueryOptions) -> Option<Vec<usize>> {
+    opts.filter
+        .as_ref()
+        .and_then(|f| candidates(f, objects.index()))
+}
+
+/// The objects from position `start` on that match the filter, with their positions, in
+/// directory order: only the `candidates` when there are some, else every object. The
+/// filter is evaluated either way, so both give the same answer.
+fn matching<'a>(
+    objects: &'a Collection,
+    opts: &'a QueryOptions,
+    candidates: Option<&'a [usize]>,
+    start: usize,
+) -> impl Iterator<Item = (usize, &'a Object)> + 'a {
+    let every = candidates
+        .is_none()
+        .then(|| start..objects.len())
+        .into_iter()
+        .flatten();
+    let some = candidates
+        .into_iter()
+        .flat_map(move |c| c[c.partition_point(|p| *p < start)..].iter().copied());
+    every
+        .chain(some)
+        .filter_map(|i| objects.get(i).map(|o| (i, o)))
+        .filter(|(_, o)| opts.filter.as_ref().is_none_or(|f| f.eval(o, None)))
 }
 
 fn check_query(set: &EntitySet, opts: &QueryOptions, advanced: bool) -> Result<(), GraphError> {
@@ -153,7 +180,7 @@ mod tests {
 
     #[test]
     fn count_needs_eventual_and_absent_values_follow_the_schema() {
-        let objects = vec![user()];
+        let objects = Collection::new(vec![user()], USERS.indexed);
         let opts = parse_options(Some("$filter=userType%20ne%20'Guest'")).unwrap();
         assert_eq!(
             count(&objects, &USERS, &opts, false).unwrap_err().message,
@@ -178,14 +205,17 @@ mod tests {
 
     #[test]
     fn pages_with_an_opaque_token_bound_to_the_query() {
-        let objects: Vec<Map<String, Value>> = (0..5)
-            .map(|i| {
-                json!({"id": i.to_string(), "displayName": format!("u{i}")})
-                    .as_object()
-                    .unwrap()
-                    .clone()
-            })
-            .collect();
+        let objects = Collection::new(
+            (0..5)
+                .map(|i| {
+                    json!({"id": i.to_string(), "displayName": format!("u{i}")})
+                        .as_object()
+                        .unwrap()
+                        .clone()
+                })
+                .collect(),
+            USERS.indexed,
+        );
         let opts = parse_options(Some("$top=2&$select=id")).unwrap();
         let page = list(&objects, &USERS, &opts, false, "http://h/").unwrap();
         assert_eq!(page["value"].as_array().unwrap().len(), 2);

@@ -11,8 +11,10 @@
 //! - `?top=N&skip=M` — a page of every array section included (`skip` first);
 //! - `?sinceSeq=S` — only request-log entries with `seq > S` (polling a long run).
 //!
-//! `tenantId`, `requestCount`, `requestsDropped`, `requestLogCapacity` and `requestCounts`
-//! (the never-dropping per-route counters) are always present: they are small. Without
+//! `tenantId`, `requestCount`, `resourceUnits` (RU the throttle charged, as in
+//! `x-ms-resource-unit`, refused requests included), `throttled` (429s answered),
+//! `requestsDropped`, `requestLogCapacity` and `requestCounts` (the never-dropping
+//! per-route counters) are always present: they are small. Without
 //! options the document is the full one, as before. Unknown options or bad values are 400
 //! with Graph's error body (stricter than ignoring them: a typo would otherwise silently
 //! return 46 MB).
@@ -170,6 +172,8 @@ struct StateView<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     requests: Option<Vec<&'a LogEntry>>,
     request_count: u64,
+    resource_units: u64,
+    throttled: u64,
     requests_dropped: u64,
     request_log_capacity: usize,
     request_counts: Vec<Counter<'a>>,
@@ -180,6 +184,7 @@ struct StateView<'a> {
 fn with_view<R>(app: &AppState, query: &StateQuery, f: impl FnOnce(&StateView<'_>) -> R) -> R {
     let dir = app.dir.read();
     let log = app.log.lock();
+    let totals = app.throttle.totals();
     let dir: &Directory = &dir;
     let view = StateView {
         tenant_id: &dir.tenant_id,
@@ -205,6 +210,8 @@ fn with_view<R>(app: &AppState, query: &StateQuery, f: impl FnOnce(&StateView<'_
             log.entries().iter().filter(|e| e.seq > query.since_seq),
         ),
         request_count: log.total(),
+        resource_units: totals.resource_units,
+        throttled: totals.throttled,
         requests_dropped: log.dropped(),
         request_log_capacity: log.capacity(),
         request_counts: log.counters().collect(),
@@ -257,6 +264,7 @@ pub async fn state(
 pub async fn reset(State(app): State<AppState>) -> Response {
     *app.dir.write() = Directory::new(&app.tenant);
     app.log.lock().clear();
+    app.throttle.reset_totals();
     StatusCode::NO_CONTENT.into_response()
 }
 

@@ -253,28 +253,27 @@ fn invite(app: &AppState, ctx: &Ctx, body: &[u8]) -> Result<Response, GraphError
         Some(id) => existing_user(&mut dir, ctx, &req, id)?,
         None => guest(&mut dir, &req)?,
     };
-    let user = &mut dir.users[index];
-    let user_id = text(user, "id").unwrap_or_default().to_owned();
-    ctx.target(&user_id);
     let now = directory::now();
-    user.insert("externalUserState".into(), json!("PendingAcceptance"));
-    user.insert("externalUserStateChangeDateTime".into(), json!(now));
-    if req.reset {
-        // The old external sign-in is forgotten; the user redeems again.
-        if let Some(Value::Array(ids)) = user.get_mut("identities") {
-            ids.retain(|i| {
-                i.get("signInType").and_then(Value::as_str) == Some("userPrincipalName")
-            });
+    let (user_id, upn, user_type, display_name) = dir.update_user(index, |user| {
+        user.insert("externalUserState".into(), json!("PendingAcceptance"));
+        user.insert("externalUserStateChangeDateTime".into(), json!(now));
+        if req.reset {
+            // The old external sign-in is forgotten; the user redeems again.
+            if let Some(Value::Array(ids)) = user.get_mut("identities") {
+                ids.retain(|i| {
+                    i.get("signInType").and_then(Value::as_str) == Some("userPrincipalName")
+                });
+            }
         }
-    }
-    let upn = text(user, "userPrincipalName")
-        .unwrap_or_default()
-        .to_owned();
-    let user_type = text(user, "userType").unwrap_or("Guest").to_owned();
-    let display_name = req
-        .display_name
-        .clone()
-        .or_else(|| text(user, "displayName").map(str::to_owned));
+        let owned = |key: &str| text(user, key).map(str::to_owned);
+        (
+            owned("id").unwrap_or_default(),
+            owned("userPrincipalName").unwrap_or_default(),
+            owned("userType").unwrap_or_else(|| "Guest".to_owned()),
+            req.display_name.clone().or_else(|| owned("displayName")),
+        )
+    });
+    ctx.target(&user_id);
 
     for old in dir
         .invitations

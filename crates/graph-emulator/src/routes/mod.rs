@@ -43,6 +43,7 @@ pub use crate::request_log::LogEntry;
 use crate::request_log::RequestLog;
 use crate::simulation::{SimulationState, simulate};
 use crate::tenant::Tenant;
+use crate::throttle::Throttle;
 use crate::token::TokenService;
 
 /// Everything handlers share.
@@ -60,6 +61,8 @@ pub struct AppState {
     pub tokens: Arc<TokenService>,
     /// The simulation's `blockInvitesAfter`.
     pub block_invites_after: Option<u64>,
+    /// The throttle, for its totals in the state document (the gate holds it too).
+    pub throttle: Arc<Throttle>,
 }
 
 impl AppState {

@@ -95,25 +95,25 @@ pub async fn accept(State(app): State<AppState>, Path(token): Path<String>) -> R
     let Some(index) = dir.find_user(&user_id) else {
         return not_found();
     };
-    let user = &mut dir.users[index];
-    user.insert("externalUserState".into(), json!("Accepted"));
-    user.insert(
-        "externalUserStateChangeDateTime".into(),
-        json!(directory::now()),
-    );
-    let federated =
-        json!({"signInType": "federated", "issuer": "ExternalAzureAD", "issuerAssignedId": null});
-    match user.get_mut("identities") {
-        Some(Value::Array(ids)) => {
-            if !ids.contains(&federated) {
-                ids.push(federated);
+    let name = dir.update_user(index, |user| {
+        user.insert("externalUserState".into(), json!("Accepted"));
+        user.insert(
+            "externalUserStateChangeDateTime".into(),
+            json!(directory::now()),
+        );
+        let federated = json!({"signInType": "federated", "issuer": "ExternalAzureAD", "issuerAssignedId": null});
+        match user.get_mut("identities") {
+            Some(Value::Array(ids)) => {
+                if !ids.contains(&federated) {
+                    ids.push(federated);
+                }
+            }
+            _ => {
+                user.insert("identities".into(), json!([federated]));
             }
         }
-        _ => {
-            user.insert("identities".into(), json!([federated]));
-        }
-    }
-    let name = text(user, "displayName").unwrap_or_default().to_owned();
+        text(user, "displayName").unwrap_or_default().to_owned()
+    });
     let body = format!(
         "<h1 id=\"done\">You're all set</h1><p>{name} ({addr}) can now use the apps of <strong>{org}</strong>.</p>\
          <p><a id=\"continue\" href=\"{redirect}\">Continue</a></p>",

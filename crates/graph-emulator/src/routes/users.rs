@@ -197,11 +197,12 @@ pub async fn revoke_sessions(
         ])?;
         let mut dir = app.dir.write();
         let index = ctx.target_user(&dir, &key)?;
-        let user = &mut dir.users[index];
-        user.insert(
-            "signInSessionsValidFromDateTime".into(),
-            Value::String(directory::now()),
-        );
+        dir.update_user(index, |user| {
+            user.insert(
+                "signInSessionsValidFromDateTime".into(),
+                Value::String(directory::now()),
+            )
+        });
         Ok(json(
             StatusCode::OK,
             json!({"@odata.context": format!("{}v1.0/$metadata#Edm.Boolean", app.root), "value": true}),

@@ -9,6 +9,7 @@ use crate::support::*;
 
 mod admin;
 mod batch;
+mod filter_index;
 mod invitations;
 mod patch;
 mod reads;
