@@ -191,6 +191,22 @@ pub(crate) fn object_holder(
     }
 }
 
+/// A user holding `address`, and in which property.
+pub(crate) fn user_holder(address: &str, user: &User) -> AddressHolder {
+    AddressHolder {
+        id: user.id.clone(),
+        kind: HolderKind::User,
+        display_name: user.display_name.clone(),
+        property: holding_property(
+            address,
+            user.user_principal_name.as_deref(),
+            user.mail.as_deref(),
+            &user.proxy_addresses,
+            &user.other_mails,
+        ),
+    }
+}
+
 /// Names the property that holds the address (the first that matches).
 pub(crate) fn holding_property(
     address: &str,

@@ -22,11 +22,9 @@ use b2b_graph::{GraphClient, GraphError, ListQuery, MAX_BATCH, USER_FACTS_SELECT
 use futures::stream::{self, StreamExt};
 
 use crate::email;
-use crate::facts::{
-    FactsProgress, holding_property, looks_like_object_id, object_holder, user_facts,
-};
+use crate::facts::{FactsProgress, looks_like_object_id, object_holder, user_facts, user_holder};
 use crate::input::InputRow;
-use crate::plan::{AddressHolder, Facts, HolderKind, Lookup, reference_key};
+use crate::plan::{Facts, HolderKind, Lookup, reference_key};
 
 /// One `$batch`'s answer: per item, or an error for the whole batch.
 type BatchAnswer<R> = Result<Vec<Result<R, GraphError>>, GraphError>;
@@ -230,18 +228,7 @@ pub async fn gather(
         let mut holders = Vec::new();
         let mut failure = None;
         match users {
-            Ok(users) => holders.extend(users.iter().map(|user| AddressHolder {
-                id: user.id.clone(),
-                kind: HolderKind::User,
-                display_name: user.display_name.clone(),
-                property: holding_property(
-                    address,
-                    user.user_principal_name.as_deref(),
-                    user.mail.as_deref(),
-                    &user.proxy_addresses,
-                    &user.other_mails,
-                ),
-            })),
+            Ok(users) => holders.extend(users.iter().map(|user| user_holder(address, user))),
             Err(error) => failure = Some(error),
         }
         for (answer, kind) in [

@@ -25,7 +25,7 @@ use b2b_graph::{GraphClient, ListQuery, USER_FACTS_SELECT};
 
 use crate::email;
 use crate::facts::{
-    FactsError, FactsProgress, context, holding_property, looks_like_object_id, user_facts,
+    FactsError, FactsProgress, context, looks_like_object_id, user_facts, user_holder,
 };
 use crate::input::InputRow;
 use crate::plan::{AddressHolder, Facts, HolderKind, Lookup, UserFacts, reference_key};
@@ -99,18 +99,7 @@ impl Matches {
                 self.holders
                     .entry(address.clone())
                     .or_default()
-                    .push(AddressHolder {
-                        id: user.id.clone(),
-                        kind: HolderKind::User,
-                        display_name: user.display_name.clone(),
-                        property: holding_property(
-                            address,
-                            user.user_principal_name.as_deref(),
-                            user.mail.as_deref(),
-                            &user.proxy_addresses,
-                            &user.other_mails,
-                        ),
-                    });
+                    .push(user_holder(address, &user));
             }
             if keep {
                 self.users.insert(user.id.clone(), user_facts(&user));

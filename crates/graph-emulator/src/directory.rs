@@ -2,13 +2,11 @@
 //! emulator records for tests (invitations, outgoing messages, redeem tokens).
 //!
 //! Users, groups and contacts are kept as Graph-shaped JSON objects (`serde_json::Map`), so
-//! any property of Graph's schema survives a round trip. Each collection carries the index
-//! `$filter` lookups use ([`crate::index`]; also how users are found by id or UPN), and an
-//! address index keeps collision checks cheap for 100,000-user tenants. The collections are
+//! any property of Graph's schema survives a round trip. Each collection carries the indexes
+//! ([`crate::index`]) that `$filter` lookups, finding a user by id or UPN and address
+//! collision checks use, so none of them scans a 100,000-user tenant. The collections are
 //! read-only from outside: change a user through [`Directory::update_user`] or
-//! [`Directory::add_user`], so both indexes stay in step.
-
-use std::collections::HashMap;
+//! [`Directory::add_user`], so the indexes stay in step.
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -87,8 +85,6 @@ pub struct Directory {
     pub messages: Vec<MessageRecord>,
     /// Successful invitation requests so far (for `blockInvitesAfter`).
     pub accepted_invitations: u64,
-    /// Lower-case address → the objects using it (id, property), in directory order.
-    addresses: HashMap<String, Vec<(String, &'static str)>>,
 }
 
 /// The current time in Graph's format (`2024-05-01T10:00:00Z`).
@@ -101,7 +97,7 @@ pub fn now() -> String {
 impl Directory {
     /// A fresh directory from a tenant file.
     pub fn new(tenant: &Tenant) -> Self {
-        let mut dir = Directory {
+        Directory {
             tenant_id: tenant.tenant_id.clone(),
             verified_domains: tenant
                 .verified_domains
@@ -116,36 +112,6 @@ impl Directory {
             invitations: Vec::new(),
             messages: Vec::new(),
             accepted_invitations: 0,
-            addresses: HashMap::new(),
-        };
-        let entries: Vec<_> = [&dir.users, &dir.groups, &dir.org_contacts]
-            .into_iter()
-            .flat_map(|c| c.iter())
-            .flat_map(addresses_of)
-            .collect();
-        dir.add_addresses(entries);
-        dir
-    }
-
-    fn add_addresses(&mut self, entries: Vec<(String, String, &'static str)>) {
-        for (address, id, property) in entries {
-            self.addresses
-                .entry(address)
-                .or_default()
-                .push((id, property));
-        }
-    }
-
-    fn remove_addresses(&mut self, entries: Vec<(String, String, &'static str)>) {
-        for (address, id, property) in entries {
-            if let Some(owners) = self.addresses.get_mut(&address) {
-                if let Some(pos) = owners.iter().position(|(i, p)| *i == id && *p == property) {
-                    owners.remove(pos);
-                }
-                if owners.is_empty() {
-                    self.addresses.remove(&address);
-                }
-            }
         }
     }
 
@@ -160,22 +126,16 @@ impl Directory {
 
     /// Adds a user (a new guest) and indexes it.
     pub fn add_user(&mut self, user: Map<String, Value>) -> usize {
-        self.add_addresses(addresses_of(&user));
         self.users.push(user)
     }
 
-    /// Changes user `index` with `change`, keeping the filter and address indexes in step.
+    /// Changes user `index` with `change`, keeping the indexes in step.
     pub fn update_user<R>(
         &mut self,
         index: usize,
         change: impl FnOnce(&mut Map<String, Value>) -> R,
     ) -> R {
-        let before = addresses_of(&self.users[index]);
-        let result = self.users.update(index, change);
-        self.remove_addresses(before);
-        let after = addresses_of(&self.users[index]);
-        self.add_addresses(after);
-        result
+        self.users.update(index, change)
     }
 
     /// Whether `domain` (any case) is one of the tenant's verified domains.
@@ -194,33 +154,38 @@ impl Directory {
 
     /// The first object other than `except_id` that already uses `address` as its mail, a
     /// proxy address, a userPrincipalName or an otherMails entry: `(object id, property)`.
+    /// Users come first, then groups, then contacts, each in directory order.
     pub fn address_owner(&self, address: &str, except_id: &str) -> Option<(String, &'static str)> {
-        self.addresses
-            .get(&address.to_lowercase())?
-            .iter()
-            .find(|(id, _)| !id.eq_ignore_ascii_case(except_id))
-            .map(|(id, property)| (id.clone(), *property))
+        let address = address.to_lowercase();
+        [&self.users, &self.groups, &self.org_contacts]
+            .into_iter()
+            .flat_map(|c| c.index().address_users(&address).iter().map(|i| &c[*i]))
+            .filter_map(|object| {
+                let id = text(object, "id").unwrap_or_default();
+                if id.eq_ignore_ascii_case(except_id) {
+                    return None;
+                }
+                Some((id.to_owned(), address_property(object, &address)?))
+            })
+            .next()
     }
 }
 
-/// Every address an object uses, lower case, with the object's id and the property:
-/// mail, proxy addresses (without `smtp:`), userPrincipalName, otherMails.
-fn addresses_of(object: &Map<String, Value>) -> Vec<(String, String, &'static str)> {
-    let id = text(object, "id").unwrap_or_default().to_owned();
-    let mut out = Vec::new();
-    if let Some(mail) = text(object, "mail") {
-        out.push((mail.to_lowercase(), id.clone(), "mail"));
+/// Which property of `object` uses `address` (lower case): mail, proxyAddresses (without
+/// `smtp:`), userPrincipalName, otherMails, checked in that order.
+fn address_property(object: &Map<String, Value>, address: &str) -> Option<&'static str> {
+    let is = |s: &str| s.to_lowercase() == address;
+    if text(object, "mail").is_some_and(is) {
+        Some("mail")
+    } else if strings(object, "proxyAddresses").any(|p| is(strip_smtp(p))) {
+        Some("proxyAddresses")
+    } else if text(object, "userPrincipalName").is_some_and(is) {
+        Some("userPrincipalName")
+    } else if strings(object, "otherMails").any(is) {
+        Some("otherMails")
+    } else {
+        None
     }
-    for p in strings(object, "proxyAddresses") {
-        out.push((strip_smtp(p).to_lowercase(), id.clone(), "proxyAddresses"));
-    }
-    if let Some(upn) = text(object, "userPrincipalName") {
-        out.push((upn.to_lowercase(), id.clone(), "userPrincipalName"));
-    }
-    for m in strings(object, "otherMails") {
-        out.push((m.to_lowercase(), id.clone(), "otherMails"));
-    }
-    out
 }
 
 /// A string property of a JSON object.

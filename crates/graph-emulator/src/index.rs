@@ -8,34 +8,53 @@
 //! lower-cased the way the filter evaluator compares it ([`str::to_lowercase`], so the same
 //! strings are equal), to the positions of the objects carrying it, in directory order.
 //!
+//! Each collection also indexes the addresses its objects *use* (mail, proxy addresses
+//! without `smtp:`, userPrincipalName, otherMails), which the address-collision rules of
+//! PATCH and invitations look up ([`crate::directory::Directory::address_owner`]).
+//!
 //! The index only narrows the search: the query engine still evaluates the whole filter on
 //! every candidate it names (`query::plan`), so an answer is exactly the scan's as long as
 //! the index never *misses* an object, which is what keeping it in step guarantees. To
 //! keep it in step, a [`Collection`] hands out its objects read-only; every change goes
 //! through [`Collection::push`] or [`Collection::update`], which re-index the object.
 
-use std::collections::HashMap;
-use std::ops::Deref;
+use std::ops::Index;
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
+
+use crate::directory::{strings, strip_smtp};
+use crate::hash::FastMap;
 
 /// One stored Graph object (user, group, contact).
 pub type Object = Map<String, Value>;
 
 /// Lower-cased value → positions (ascending, no repeats) of the objects carrying it.
-type Postings = HashMap<String, Vec<usize>>;
+type Postings = FastMap<String, Vec<usize>>;
 
-/// The indexes of one collection, one per indexed property.
+/// The indexes of one collection: one per indexed property, and the addresses used.
 #[derive(Debug, Default)]
 pub struct CollectionIndex {
     properties: Vec<(&'static str, Postings)>,
+    addresses: Postings,
 }
 
 impl CollectionIndex {
-    fn new(properties: &[&'static str]) -> Self {
+    /// Sized for `objects` objects up front: growing a map rehashes every key in it.
+    fn new(properties: &[&'static str], objects: usize) -> Self {
+        let sized = |n| Postings::with_capacity_and_hasher(n, Default::default());
         Self {
-            properties: properties.iter().map(|p| (*p, Postings::new())).collect(),
+            properties: properties.iter().map(|p| (*p, sized(objects))).collect(),
+            addresses: sized(objects * 2),
         }
+    }
+
+    /// Positions of the objects using `address` (any case) as mail, proxy address,
+    /// userPrincipalName or otherMails entry, in directory order.
+    pub fn address_users(&self, address: &str) -> &[usize] {
+        self.addresses
+            .get(&address.to_lowercase())
+            .map_or(&[][..], Vec::as_slice)
     }
 
     /// Whether `property` is indexed (a filter on it can be answered from the index).
@@ -58,35 +77,61 @@ impl CollectionIndex {
     fn insert(&mut self, position: usize, object: &Object) {
         for (property, postings) in &mut self.properties {
             for key in keys(object, property) {
-                let positions = postings.entry(key).or_default();
-                // Objects are indexed in directory order at load, so this is almost always
-                // a push; an update re-inserts in the middle.
-                match positions.last() {
-                    Some(last) if *last >= position => {
-                        if let Err(at) = positions.binary_search(&position) {
-                            positions.insert(at, position);
-                        }
-                    }
-                    _ => positions.push(position),
-                }
+                add(postings, key, position);
             }
+        }
+        for key in address_keys(object) {
+            add(&mut self.addresses, key, position);
         }
     }
 
     fn remove(&mut self, position: usize, object: &Object) {
         for (property, postings) in &mut self.properties {
             for key in keys(object, property) {
-                if let Some(positions) = postings.get_mut(&key) {
-                    if let Ok(at) = positions.binary_search(&position) {
-                        positions.remove(at);
-                    }
-                    if positions.is_empty() {
-                        postings.remove(&key);
-                    }
-                }
+                take(postings, &key, position);
             }
         }
+        for key in address_keys(object) {
+            take(&mut self.addresses, &key, position);
+        }
     }
+}
+
+fn add(postings: &mut Postings, key: String, position: usize) {
+    let positions = postings.entry(key).or_default();
+    // Objects are indexed in directory order at load, so this is almost always a push; an
+    // update re-inserts in the middle.
+    match positions.last() {
+        Some(last) if *last >= position => {
+            if let Err(at) = positions.binary_search(&position) {
+                positions.insert(at, position);
+            }
+        }
+        _ => positions.push(position),
+    }
+}
+
+fn take(postings: &mut Postings, key: &str, position: usize) {
+    if let Some(positions) = postings.get_mut(key) {
+        if let Ok(at) = positions.binary_search(&position) {
+            positions.remove(at);
+        }
+        if positions.is_empty() {
+            postings.remove(key);
+        }
+    }
+}
+
+/// The addresses an object uses, lower case: mail, proxy addresses (without `smtp:`),
+/// userPrincipalName, otherMails.
+fn address_keys(object: &Object) -> impl Iterator<Item = String> + '_ {
+    let text = |key| object.get(key).and_then(Value::as_str);
+    text("mail")
+        .into_iter()
+        .chain(strings(object, "proxyAddresses").map(strip_smtp))
+        .chain(text("userPrincipalName"))
+        .chain(strings(object, "otherMails"))
+        .map(str::to_lowercase)
 }
 
 /// The index keys `object` has for `property`: its string value, or the string elements
@@ -106,18 +151,24 @@ fn keys<'a>(object: &'a Object, property: &str) -> impl Iterator<Item = String> 
 
 /// Objects in directory order (the order Graph lists them in here) with their index.
 ///
-/// Reads go through `Deref` to a slice; there is deliberately no `DerefMut`, so a change
-/// can't bypass the index.
+/// Reads go through [`Collection::iter`] and indexing; there is deliberately no mutable
+/// access, so a change can't bypass the index. Objects are shared (`Arc`) with the tenant
+/// file they came from and copied on their first change, so a start or reset copies no
+/// object.
 #[derive(Debug, Default)]
 pub struct Collection {
-    objects: Vec<Object>,
+    objects: Vec<Arc<Object>>,
     index: CollectionIndex,
 }
 
 impl Collection {
-    /// Indexes `objects` on `properties`.
-    pub fn new(objects: Vec<Object>, properties: &[&'static str]) -> Self {
-        let mut index = CollectionIndex::new(properties);
+    /// Indexes `objects` (owned or shared) on `properties`.
+    pub fn new<O: Into<Arc<Object>>>(
+        objects: impl IntoIterator<Item = O>,
+        properties: &[&'static str],
+    ) -> Self {
+        let objects: Vec<Arc<Object>> = objects.into_iter().map(Into::into).collect();
+        let mut index = CollectionIndex::new(properties, objects.len());
         for (position, object) in objects.iter().enumerate() {
             index.insert(position, object);
         }
@@ -129,11 +180,31 @@ impl Collection {
         &self.index
     }
 
+    /// How many objects there are.
+    pub fn len(&self) -> usize {
+        self.objects.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.objects.is_empty()
+    }
+
+    /// The object at `position`, if any.
+    pub fn get(&self, position: usize) -> Option<&Object> {
+        self.objects.get(position).map(|o| &**o)
+    }
+
+    /// The objects in directory order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &Object> {
+        self.objects.iter().map(|o| &**o)
+    }
+
     /// Appends an object and indexes it; its position.
     pub fn push(&mut self, object: Object) -> usize {
         let position = self.objects.len();
         self.index.insert(position, &object);
-        self.objects.push(object);
+        self.objects.push(Arc::new(object));
         position
     }
 
@@ -143,17 +214,18 @@ impl Collection {
     /// When `position` is out of range (positions come from lookups on this collection).
     pub fn update<R>(&mut self, position: usize, change: impl FnOnce(&mut Object) -> R) -> R {
         self.index.remove(position, &self.objects[position]);
-        let result = change(&mut self.objects[position]);
-        self.index.insert(position, &self.objects[position]);
+        let object = Arc::make_mut(&mut self.objects[position]);
+        let result = change(object);
+        self.index.insert(position, object);
         result
     }
 }
 
-impl Deref for Collection {
-    type Target = [Object];
+impl Index<usize> for Collection {
+    type Output = Object;
 
-    fn deref(&self) -> &[Object] {
-        &self.objects
+    fn index(&self, position: usize) -> &Object {
+        &self.objects[position]
     }
 }
 
@@ -169,7 +241,7 @@ mod tests {
 
     fn collection() -> Collection {
         Collection::new(
-            vec![
+            [
                 object(json!({"id": "A", "mail": "Ann@Fabrikam.com",
                     "proxyAddresses": ["SMTP:ann@fabrikam.com", "smtp:ANN@fabrikam.com"]})),
                 object(json!({"id": "b", "mail": null, "otherMails": ["ann@fabrikam.com"]})),

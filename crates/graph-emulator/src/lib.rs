@@ -18,6 +18,7 @@ mod clock;
 pub mod directory;
 pub mod error;
 pub mod gate;
+mod hash;
 pub mod index;
 pub mod limits;
 pub mod principal;

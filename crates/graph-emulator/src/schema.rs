@@ -15,6 +15,8 @@ use std::sync::OnceLock;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::hash::FastMap;
+
 const SCHEMA_JSON: &str = include_str!("../schema/graph-schema-v1.0.json");
 
 /// One declared property of an entity or complex type.
@@ -51,8 +53,52 @@ struct SchemaFile {
 /// The parsed schema; get it with [`schema()`].
 #[derive(Debug)]
 pub struct Schema {
-    enums: HashMap<String, Vec<String>>,
+    enums: FastMap<String, Vec<String>>,
     types: HashMap<String, TypeDef>,
+    /// Per type, its properties with those of its base types: one lookup per property
+    /// while validating, instead of one per type up the chain.
+    flat: FastMap<String, FlatType>,
+}
+
+/// A type with its base types' properties folded in.
+#[derive(Debug)]
+struct FlatType {
+    /// A complex type (not an entity).
+    complex: bool,
+    /// A complex type without declared properties: takes any object.
+    open: bool,
+    properties: FastMap<String, PropertyDef>,
+}
+
+impl Schema {
+    fn new(enums: HashMap<String, Vec<String>>, types: HashMap<String, TypeDef>) -> Self {
+        let flat = types
+            .iter()
+            .map(|(name, def)| {
+                let mut properties = FastMap::default();
+                let mut current = Some(name.as_str());
+                while let Some(def) = current.and_then(|t| types.get(t)) {
+                    for (p, d) in &def.properties {
+                        // The most derived declaration wins, as in `property` before.
+                        properties.entry(p.clone()).or_insert_with(|| d.clone());
+                    }
+                    current = def.base.as_deref();
+                }
+                let complex = def.kind == "ComplexType";
+                let flat = FlatType {
+                    complex,
+                    open: complex && def.properties.is_empty(),
+                    properties,
+                };
+                (name.clone(), flat)
+            })
+            .collect();
+        Schema {
+            enums: enums.into_iter().collect(),
+            types,
+            flat,
+        }
+    }
 }
 
 /// Why a value does not fit the schema: where, and what is wrong.
@@ -92,16 +138,10 @@ impl std::fmt::Display for SchemaError {
 pub fn schema() -> &'static Schema {
     static SCHEMA: OnceLock<Schema> = OnceLock::new();
     SCHEMA.get_or_init(|| match serde_json::from_str::<SchemaFile>(SCHEMA_JSON) {
-        Ok(file) => Schema {
-            enums: file.enums,
-            types: file.types,
-        },
+        Ok(file) => Schema::new(file.enums, file.types),
         Err(e) => {
             tracing::error!("embedded Graph schema does not parse: {e}");
-            Schema {
-                enums: HashMap::new(),
-                types: HashMap::new(),
-            }
+            Schema::new(HashMap::new(), HashMap::new())
         }
     })
 }
@@ -115,15 +155,7 @@ pub fn is_annotation(key: &str) -> bool {
 impl Schema {
     /// The declaration of `name` on `type_name` or one of its base types.
     pub fn property(&self, type_name: &str, name: &str) -> Option<&PropertyDef> {
-        let mut current = Some(type_name);
-        while let Some(t) = current {
-            let def = self.types.get(t)?;
-            if let Some(p) = def.properties.get(name) {
-                return Some(p);
-            }
-            current = def.base.as_deref();
-        }
-        None
+        self.flat.get(type_name)?.properties.get(name)
     }
 
     /// All non-navigation property names of a type, base types included, sorted.
@@ -196,11 +228,8 @@ impl Schema {
         let Some(object) = value.as_object() else {
             return Err(wrong_type(&at.to_string(), type_name, value));
         };
-        let open = self
-            .types
-            .get(type_name)
-            .is_some_and(|t| t.kind == "ComplexType" && t.properties.is_empty());
-        if open {
+        let flat = self.flat.get(type_name);
+        if flat.is_some_and(|t| t.open) {
             return Ok(());
         }
         for (key, v) in object {
@@ -208,7 +237,7 @@ impl Schema {
                 continue;
             }
             let child = At::Key(at, key);
-            let Some(def) = self.property(type_name, key) else {
+            let Some(def) = flat.and_then(|t| t.properties.get(key)) else {
                 return Err(SchemaError {
                     path: child.to_string(),
                     property: key.clone(),
@@ -286,11 +315,7 @@ impl Schema {
                     value
                         .as_str()
                         .is_some_and(|s| members.iter().any(|m| m == s))
-                } else if self
-                    .types
-                    .get(other)
-                    .is_some_and(|t| t.kind == "ComplexType")
-                {
+                } else if self.flat.get(other).is_some_and(|t| t.complex) {
                     return self.check_object(other, value, at, allow_annotations);
                 } else {
                     return Err(err(format!("values of type {other} are not accepted")));

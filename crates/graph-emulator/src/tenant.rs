@@ -12,10 +12,13 @@
 
 use std::collections::HashSet;
 use std::path::Path;
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
 use crate::application::Application;
+use crate::hash::FastSet;
+use crate::index::Object;
 use crate::schema::schema;
 use crate::simulation::Simulation;
 
@@ -73,9 +76,11 @@ pub struct Tenant {
     pub(crate) tenant_id: String,
     pub(crate) verified_domains: Vec<String>,
     pub(crate) applications: Vec<Application>,
-    pub(crate) users: Vec<Map<String, Value>>,
-    pub(crate) groups: Vec<Map<String, Value>>,
-    pub(crate) org_contacts: Vec<Map<String, Value>>,
+    // Shared with the live directory, which copies an object only when it changes it: a
+    // deep copy of 100,000 users took ~0.3 s of every start and reset.
+    pub(crate) users: Vec<Arc<Object>>,
+    pub(crate) groups: Vec<Arc<Object>>,
+    pub(crate) org_contacts: Vec<Arc<Object>>,
     pub(crate) directory_roles: Vec<DirectoryRole>,
     pub(crate) simulation: Simulation,
 }
@@ -241,14 +246,15 @@ fn parse(value: Value) -> Result<Tenant, Invalid> {
         }
     };
 
-    let mut ids: HashSet<String> = HashSet::new();
+    // Fast-hashed: these sets see every id and UPN of a 100,000-user file.
+    let mut ids: FastSet<String> = FastSet::default();
     let users = objects(
         root.remove("users"),
         "users",
         "microsoft.graph.user",
         &mut ids,
     )?;
-    let mut upns = HashSet::with_capacity(users.len());
+    let mut upns = FastSet::with_capacity_and_hasher(users.len(), Default::default());
     for (i, user) in users.iter().enumerate() {
         match user.get("userPrincipalName").and_then(Value::as_str) {
             Some(upn) if upn.contains('@') => {
@@ -279,7 +285,7 @@ fn parse(value: Value) -> Result<Tenant, Invalid> {
         "microsoft.graph.orgContact",
         &mut ids,
     )?;
-    let user_ids: HashSet<&str> = users
+    let user_ids: FastSet<&str> = users
         .iter()
         .filter_map(|u| u.get("id").and_then(Value::as_str))
         .collect();
@@ -337,8 +343,8 @@ fn objects(
     value: Option<Value>,
     path: &str,
     type_name: &str,
-    ids: &mut HashSet<String>,
-) -> Result<Vec<Map<String, Value>>, Invalid> {
+    ids: &mut FastSet<String>,
+) -> Result<Vec<Arc<Object>>, Invalid> {
     let items = match value {
         None | Some(Value::Null) => return Ok(Vec::new()),
         Some(Value::Array(items)) => items,
@@ -354,7 +360,7 @@ fn objects(
             return Err(invalid(here, "expected an object"));
         };
         check_id(&map, &here, ids)?;
-        out.push(map);
+        out.push(Arc::new(map));
     }
     Ok(out)
 }
@@ -362,7 +368,7 @@ fn objects(
 fn check_id(
     map: &Map<String, Value>,
     here: &str,
-    ids: &mut HashSet<String>,
+    ids: &mut FastSet<String>,
 ) -> Result<(), Invalid> {
     match map.get("id").and_then(Value::as_str) {
         Some(id) if uuid::Uuid::parse_str(id).is_ok() => {
@@ -389,8 +395,8 @@ const ROLE_FIELDS: &[&str] = &[
 
 fn roles(
     value: Option<Value>,
-    user_ids: &HashSet<&str>,
-    ids: &mut HashSet<String>,
+    user_ids: &FastSet<&str>,
+    ids: &mut FastSet<String>,
 ) -> Result<Vec<DirectoryRole>, Invalid> {
     let items = match value {
         None | Some(Value::Null) => return Ok(Vec::new()),

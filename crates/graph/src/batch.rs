@@ -270,14 +270,7 @@ impl GraphClient {
             let path = url.split('?').next().unwrap_or(url).to_owned();
             return batch_item_error(&response, request_id, path, now);
         }
-        #[derive(serde::Deserialize)]
-        struct Page<T> {
-            #[serde(default = "Vec::new")]
-            value: Vec<T>,
-            #[serde(rename = "@odata.nextLink", default)]
-            next_link: Option<String>,
-        }
-        let page: Page<T> = serde_json::from_value(
+        let page: crate::client::Page<T> = serde_json::from_value(
             response.body.unwrap_or(serde_json::Value::Null),
         )
         .map_err(|e| GraphError::Decode {

@@ -216,12 +216,13 @@ impl Response {
     }
 }
 
+/// One page of a collection: its items and the link to the next page.
 #[derive(serde::Deserialize)]
-struct Page<T> {
+pub(crate) struct Page<T> {
     #[serde(default = "Vec::new")]
-    value: Vec<T>,
+    pub value: Vec<T>,
     #[serde(rename = "@odata.nextLink", default)]
-    next_link: Option<String>,
+    pub next_link: Option<String>,
 }
 
 impl GraphClient {

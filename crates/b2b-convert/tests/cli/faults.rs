@@ -10,9 +10,7 @@ use graph_emulator::simulation::SimulationOverrides;
 use serde_json::Value;
 
 use crate::generated;
-use crate::support::{
-    APPLY_ARGS, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_TENANT_ID, TestTenant, stderr, stdout,
-};
+use crate::support::{APPLY_ARGS, TestTenant, stderr, stdout};
 
 /// 10 % of requests fail in every way the emulator knows: 500, 502, 503 and 504 (half
 /// with a `Retry-After`), cut connections (9 %), and stalls beyond the client's timeout
@@ -127,19 +125,9 @@ fn ctrl_c_stops_cleanly_and_no_link_is_lost() {
     );
     tenant.write("users.csv", &input);
 
-    let binary = assert_cmd::cargo::cargo_bin("b2b-convert");
-    let mut command = std::process::Command::new(binary);
-    command
-        .args(APPLY_ARGS)
-        .arg("--no-email")
-        .current_dir(tenant.dir.path())
-        .env("AZURE_TENANT_ID", DEMO_TENANT_ID)
-        .env("AZURE_CLIENT_ID", DEMO_CLIENT_ID)
-        .env("AZURE_CLIENT_SECRET", DEMO_CLIENT_SECRET)
-        .env("B2B_GRAPH_URL", &tenant.url)
-        .env("AZURE_AUTHORITY_HOST", &tenant.url)
-        .env_remove("RUST_LOG")
-        .env_remove("B2B_CONVERT_TEST_HALT_AT");
+    let mut args = APPLY_ARGS.to_vec();
+    args.push("--no-email");
+    let command = tenant.process(&args);
     let mut session = expectrl::Session::spawn(command).expect("spawn in a pty");
     session.set_expect_timeout(Some(Duration::from_secs(60)));
     // 240 invitations at 150 per 5 s take more than 5 s: wait until some are done.

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::process::Stdio;
 use std::time::Duration;
 
-use crate::support::{APPLY_ARGS, TestTenant, demo_user, peak_rss, spawnable, stderr, stdout};
+use crate::support::{APPLY_ARGS, TestTenant, demo_user, peak_rss, stderr, stdout};
 #[test]
 fn bad_cell_names_file_line_and_column_and_nothing_is_sent() {
     let tenant = TestTenant::demo();
@@ -237,7 +237,8 @@ fn a_million_rows_stream_in_flat_memory_to_a_bad_last_line() {
     drop(file);
     let size = std::fs::metadata(&path).expect("metadata").len();
 
-    let mut child = spawnable(&tenant.cmd(&["plan", "--input", "users.csv"]))
+    let mut child = tenant
+        .process(&["plan", "--input", "users.csv"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

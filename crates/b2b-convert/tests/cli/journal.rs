@@ -2,32 +2,23 @@
 //! a changed input refused; no secret in the file.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use graph_emulator::simulation::SimulationOverrides;
 
 use crate::generated;
-use crate::support::{
-    APPLY_ARGS, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_INPUT, DEMO_TENANT_ID, TestTenant, stderr,
-};
+use crate::support::{APPLY_ARGS, DEMO_CLIENT_SECRET, DEMO_INPUT, TestTenant, stderr};
 
 const USERS: usize = 500;
 
 /// Runs apply with the halt hook; kills it with SIGKILL once it reports the halt.
 /// Returns whether it halted (false: it ran to its end first).
 fn apply_and_kill(tenant: &TestTenant, halt: &str, extra: &[&str]) -> bool {
-    let mut command = Command::new(assert_cmd::cargo::cargo_bin("b2b-convert"));
+    let mut args = APPLY_ARGS.to_vec();
+    args.extend_from_slice(extra);
+    let mut command = tenant.process(&args);
     command
-        .args(APPLY_ARGS)
-        .args(extra)
-        .current_dir(tenant.dir.path())
-        .env("AZURE_TENANT_ID", DEMO_TENANT_ID)
-        .env("AZURE_CLIENT_ID", DEMO_CLIENT_ID)
-        .env("AZURE_CLIENT_SECRET", DEMO_CLIENT_SECRET)
-        .env("B2B_GRAPH_URL", &tenant.url)
-        .env("AZURE_AUTHORITY_HOST", &tenant.url)
         .env("B2B_CONVERT_TEST_HALT_AT", halt)
-        .env_remove("RUST_LOG")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());

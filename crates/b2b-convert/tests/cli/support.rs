@@ -97,8 +97,15 @@ impl TestTenant {
 
     /// `b2b-convert ARGS` connected to this tenant, run in the scratch folder.
     pub fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::cargo_bin("b2b-convert").expect("binary");
-        cmd.args(args)
+        Command::from_std(self.process(args))
+    }
+
+    /// The binary as a plain `std::process::Command` pointed at this tenant, for tests
+    /// that drive the process themselves (a pseudo-terminal, a kill at a halt point).
+    pub fn process(&self, args: &[&str]) -> std::process::Command {
+        let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("b2b-convert"));
+        command
+            .args(args)
             .current_dir(self.dir.path())
             .env("AZURE_TENANT_ID", DEMO_TENANT_ID)
             .env("AZURE_CLIENT_ID", &self.client_id)
@@ -112,7 +119,7 @@ impl TestTenant {
             .env_remove("ALL_PROXY")
             .env_remove("http_proxy")
             .env_remove("https_proxy");
-        cmd
+        command
     }
 
     /// Writes `input` as users.csv and runs `apply --yes --journal run.db` plus `extra`.
@@ -230,23 +237,6 @@ pub fn stdout(output: &std::process::Output) -> String {
 /// Standard error of a finished command as text.
 pub fn stderr(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-/// `cmd` as a `std::process::Command`, for a test that must watch the running child
-/// (assert_cmd only runs a command to completion).
-pub fn spawnable(cmd: &Command) -> std::process::Command {
-    let mut std = std::process::Command::new(cmd.get_program());
-    std.args(cmd.get_args());
-    for (key, value) in cmd.get_envs() {
-        match value {
-            Some(value) => std.env(key, value),
-            None => std.env_remove(key),
-        };
-    }
-    if let Some(dir) = cmd.get_current_dir() {
-        std.current_dir(dir);
-    }
-    std
 }
 
 /// The peak resident memory (VmHWM, bytes) of a running process, from /proc; `None`

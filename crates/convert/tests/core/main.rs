@@ -9,4 +9,5 @@ mod support;
 
 mod executor;
 mod facts;
+mod odata;
 mod planning;

@@ -41,14 +41,14 @@ impl Expr {
             Expr::Or(a, b) => a.eval(object, bound) || b.eval(object, bound),
             Expr::And(a, b) => a.eval(object, bound) && b.eval(object, bound),
             Expr::Not(a) => !a.eval(object, bound),
-            Expr::Compare { path, op, value } => compare(&lookup(object, path, bound), *op, value),
+            Expr::Compare { path, op, value } => compare(lookup(object, path, bound), *op, value),
             Expr::In { path, values } => {
                 let actual = lookup(object, path, bound);
-                values.iter().any(|v| compare(&actual, Op::Eq, v))
+                values.iter().any(|v| compare(actual, Op::Eq, v))
             }
             Expr::Call { ends, path, value } => {
                 let affix = value.to_lowercase();
-                lower(&lookup(object, path, bound)).is_some_and(|s| {
+                lower(lookup(object, path, bound)).is_some_and(|s| {
                     if *ends {
                         s.ends_with(&affix)
                     } else {
@@ -72,22 +72,29 @@ impl Expr {
     }
 }
 
-fn lookup(object: &Map<String, Value>, path: &[String], bound: Option<(&str, &Value)>) -> Value {
+/// The value at `path` (`null` when absent), borrowed: a scan looks up a property of every
+/// object, and cloning each value it compares cost more than the comparison.
+fn lookup<'a>(
+    object: &'a Map<String, Value>,
+    path: &[String],
+    bound: Option<(&str, &'a Value)>,
+) -> &'a Value {
+    static NULL: Value = Value::Null;
     let (mut current, rest) = match (bound, path.first()) {
         (Some((var, element)), Some(first)) if first == var => (element, &path[1..]),
         (_, Some(first)) => match object.get(first) {
             Some(v) => (v, &path[1..]),
-            None => return Value::Null,
+            None => return &NULL,
         },
-        (_, None) => return Value::Null,
+        (_, None) => return &NULL,
     };
     for segment in rest {
         match current.get(segment) {
             Some(v) => current = v,
-            None => return Value::Null,
+            None => return &NULL,
         }
     }
-    current.clone()
+    current
 }
 
 #[cfg(test)]

@@ -110,10 +110,7 @@ mod tests {
             json!({"id": "3", "userPrincipalName": "x@fabrikam.com", "userType": "Guest"}),
         ];
         Collection::new(
-            objects
-                .into_iter()
-                .filter_map(|o| o.as_object().cloned())
-                .collect(),
+            objects.into_iter().filter_map(|o| o.as_object().cloned()),
             USERS.indexed,
         )
     }

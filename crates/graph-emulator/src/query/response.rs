@@ -206,14 +206,12 @@ mod tests {
     #[test]
     fn pages_with_an_opaque_token_bound_to_the_query() {
         let objects = Collection::new(
-            (0..5)
-                .map(|i| {
-                    json!({"id": i.to_string(), "displayName": format!("u{i}")})
-                        .as_object()
-                        .unwrap()
-                        .clone()
-                })
-                .collect(),
+            (0..5).map(|i| {
+                json!({"id": i.to_string(), "displayName": format!("u{i}")})
+                    .as_object()
+                    .unwrap()
+                    .clone()
+            }),
             USERS.indexed,
         );
         let opts = parse_options(Some("$top=2&$select=id")).unwrap();

@@ -474,6 +474,12 @@ async fn the_151st_invitation_request_in_5_seconds_is_throttled() {
     // Other workloads are not affected by the invitation manager's limit.
     let response = emu.get_graph(&format!("/users/{BEN}"), &token).await;
     assert_eq!(response.status(), StatusCode::OK);
+
+    // The state document counts both 429s, and the 2 RU of the user read (invitations
+    // are not charged in RU).
+    let state = emu.state().await;
+    assert_eq!(state["throttled"], 2);
+    assert_eq!(state["resourceUnits"], 2);
 }
 
 /// Sends `n` unauthenticated requests and records each outcome: a status or "cut".

@@ -229,6 +229,10 @@ async fn the_request_log_is_a_ring_with_counters_that_never_drop() {
     assert_eq!(state["requestCount"], 11);
     assert_eq!(state["requestsDropped"], 6);
     assert_eq!(state["requestLogCapacity"], 5);
+    // Three user reads at 2 RU and the unknown segment at 1; refused tokens and the
+    // `$batch` envelope cost nothing.
+    assert_eq!(state["resourceUnits"], 7);
+    assert_eq!(state["throttled"], 0);
     let requests = state["requests"].as_array().unwrap();
     let seqs: Vec<u64> = requests
         .iter()
@@ -258,6 +262,7 @@ async fn the_request_log_is_a_ring_with_counters_that_never_drop() {
     let state = emu.state().await;
     assert_eq!(state["requestCount"], 0);
     assert_eq!(state["requestCounts"], json!([]));
+    assert_eq!(state["resourceUnits"], 0);
 }
 
 #[tokio::test]
@@ -301,7 +306,9 @@ async fn the_state_document_can_be_filtered_and_paged() {
             "requestCounts",
             "requestLogCapacity",
             "requestsDropped",
+            "resourceUnits",
             "tenantId",
+            "throttled",
             "users"
         ]
     );
