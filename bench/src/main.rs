@@ -218,8 +218,10 @@ async fn main() -> anyhow::Result<()> {
     let strategy = plan
         .stderr
         .lines()
-        .find(|l| l.contains("planning:"))
-        .map(|l| l.trim().to_owned())
+        .find_map(|l| {
+            l.split_once("planning: ")
+                .map(|(_, choice)| choice.trim().to_owned())
+        })
         .unwrap_or_default();
 
     let result = json!({
@@ -294,5 +296,5 @@ fn print_table(r: &Value) {
         p["seconds"],
         p["peak_rss_mb"]
     );
-    println!("{}", p["strategy"].as_str().unwrap_or(""));
+    println!("strategy: {}", p["strategy"].as_str().unwrap_or(""));
 }
