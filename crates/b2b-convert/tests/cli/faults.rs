@@ -127,7 +127,10 @@ fn ctrl_c_stops_cleanly_and_no_link_is_lost() {
 
     let mut args = APPLY_ARGS.to_vec();
     args.push("--no-email");
-    let command = tenant.process(&args);
+    let mut command = tenant.process(&args);
+    // A terminal the progress bar will draw on, whatever the environment running the
+    // tests says (CI may have no TERM at all).
+    command.env("TERM", "xterm-256color").env_remove("NO_COLOR");
     let mut session = expectrl::Session::spawn(command).expect("spawn in a pty");
     session.set_expect_timeout(Some(Duration::from_secs(60)));
     // 240 invitations at 150 per 5 s take more than 5 s: wait until some are done.
