@@ -28,7 +28,8 @@ use crate::vocabulary::InvitationState;
 
 /// A Graph failure while reading facts, with what was being read.
 #[derive(Debug, thiserror::Error)]
-#[error("while reading {what}: {source}")]
+// The cause is the `source`, printed after this by any error chain (`{:#}`), never twice.
+#[error("while reading {what}")]
 pub struct FactsError {
     /// What was being read (names the user or address).
     pub what: String,

@@ -114,7 +114,7 @@ pub enum RefreshError {
     #[error(transparent)]
     Journal(#[from] JournalError),
     /// A `$batch` request as a whole failed.
-    #[error("refreshing invitation states: {0}")]
+    #[error("refreshing invitation states")]
     Graph(#[from] GraphError),
 }
 

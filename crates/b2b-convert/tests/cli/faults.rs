@@ -61,9 +61,23 @@ fn a_retry_after_of_an_hour_stops_the_run_resumably() {
         "no silent hour-long wait"
     );
     let text = stderr(&stopped);
-    assert_eq!(stopped.status.code(), Some(1), "{text}");
-    assert!(text.contains("3600 s"), "the wait is named: {text}");
-    assert!(text.contains("run the same command again"), "{text}");
+    // The hour-long wait may meet the planning (nothing started: exit 2) or the
+    // conversions (the run is left to resume: exit 1); either way it is named once
+    // and the way on is said.
+    assert!(
+        matches!(stopped.status.code(), Some(1 | 2)),
+        "{:?}: {text}",
+        stopped.status.code()
+    );
+    assert_eq!(
+        text.matches("3600 s").count(),
+        1,
+        "the wait is named once: {text}"
+    );
+    assert!(
+        text.contains("run the same command again") || text.contains("run the command again"),
+        "{text}"
+    );
     // Graph calms down; the same command finishes the run. The invitations the first
     // run sent still fill the tenant's 5-second window, which this emulator mode
     // answers with the same hour-long Retry-After: let the window pass first.

@@ -40,7 +40,7 @@ pub use crate::vocabulary::{EntryOutcome, RunStatus, StepKind, StepResult};
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
     /// SQLite refused.
-    #[error("journal {path}: {source}")]
+    #[error("journal {path}")]
     Sqlite {
         /// The journal file.
         path: PathBuf,
@@ -48,7 +48,7 @@ pub enum JournalError {
         source: rusqlite::Error,
     },
     /// The file could not be created or its permissions set.
-    #[error("journal {path}: {source}")]
+    #[error("journal {path}")]
     Io {
         /// The journal file.
         path: PathBuf,
