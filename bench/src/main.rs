@@ -18,7 +18,6 @@ mod baseline;
 mod process;
 mod tenant;
 
-use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -84,13 +83,12 @@ async fn emulator(users: usize) -> anyhow::Result<RunningEmulator> {
     Ok(graph_emulator::start(
         tenant,
         EmulatorConfig {
-            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-            tls_dir: None,
             overrides: SimulationOverrides {
                 latency_ms: Some(LATENCY_MS),
                 jitter_ms: Some(JITTER_MS),
                 ..SimulationOverrides::default()
             },
+            ..EmulatorConfig::default()
         },
     )
     .await?)

@@ -2,7 +2,6 @@
 //! emulator in-process, plan, apply, let a few partners redeem their invitations as they
 //! would (open the emailed link, press Accept), then show who has accepted.
 
-use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -42,16 +41,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         .find(|a| a.client_secret.is_some() && a.roles.iter().any(|r| r == "User.ReadWrite.All"))
         .cloned()
         .context("the demo tenant has no application that may convert users")?;
-    let running = graph_emulator::start(
-        tenant,
-        EmulatorConfig {
-            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-            tls_dir: None,
-            overrides: Default::default(),
-        },
-    )
-    .await
-    .context("cannot start the demo emulator")?;
+    let running = graph_emulator::start(tenant, EmulatorConfig::default())
+        .await
+        .context("cannot start the demo emulator")?;
     let root = running.url();
     let tenant_id = running.tenant_id().to_owned();
     eprintln!("Demo tenant {tenant_id} served by the offline Graph emulator at {root}\n");

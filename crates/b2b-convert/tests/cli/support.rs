@@ -1,6 +1,5 @@
 //! Starting an emulator for a test, running the CLI against it, reading the tenant.
 
-use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
 use assert_cmd::Command;
@@ -78,9 +77,8 @@ impl TestTenant {
             .block_on(graph_emulator::start(
                 tenant,
                 EmulatorConfig {
-                    listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-                    tls_dir: None,
                     overrides,
+                    ..EmulatorConfig::default()
                 },
             ))
             .expect("emulator starts");

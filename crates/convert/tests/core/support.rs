@@ -1,8 +1,6 @@
 //! An emulator on the demo tenant, a client signed in as its converting app, and a
 //! scratch journal.
 
-use std::net::{Ipv4Addr, SocketAddr};
-
 use b2b_convert_core::clock;
 use b2b_convert_core::input::{Input, parse_input};
 use b2b_convert_core::journal::{Journal, NewRun, RunRecord};
@@ -41,16 +39,9 @@ impl Fixture {
             .find(|a| a.roles.iter().any(|r| r == "User.ReadWrite.All"))
             .cloned()
             .expect("a converting app");
-        let emulator = graph_emulator::start(
-            tenant,
-            EmulatorConfig {
-                listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-                tls_dir: None,
-                overrides: Default::default(),
-            },
-        )
-        .await
-        .expect("emulator starts");
+        let emulator = graph_emulator::start(tenant, EmulatorConfig::default())
+            .await
+            .expect("emulator starts");
         let root = emulator.url();
         let tenant_id = emulator.tenant_id().to_owned();
         let endpoints = Endpoints::new(root.clone(), root).unwrap();
