@@ -329,6 +329,18 @@ enum StepEnd<T> {
     Transient(String),
 }
 
+impl<T> StepEnd<T> {
+    /// The same ending with the success value turned into another.
+    fn map<U>(self, f: impl FnOnce(T) -> U) -> StepEnd<U> {
+        match self {
+            StepEnd::Done(value) => StepEnd::Done(f(value)),
+            StepEnd::Failed(message, status) => StepEnd::Failed(message, status),
+            StepEnd::Unknown(step) => StepEnd::Unknown(step),
+            StepEnd::Transient(message) => StepEnd::Transient(message),
+        }
+    }
+}
+
 /// A step left without outcome, to settle by reading back.
 #[derive(Debug, Clone, Copy)]
 struct OpenStep {
@@ -420,17 +432,9 @@ async fn convert_entry(shared: &Shared<'_>, plan: &PlanEntry) -> Result<EntryEnd
             let end = match action {
                 Action::RevokeSessions => revoke(shared, plan, &user_id).await?,
                 Action::UpdateMail { to, .. } => update_mail(shared, plan, &user_id, to).await?,
-                Action::Invite { settings } => {
-                    match invite(shared, plan, &user_id, settings).await? {
-                        StepEnd::Done(url) => {
-                            redeem_url = url;
-                            StepEnd::Done(())
-                        }
-                        StepEnd::Failed(m, status) => StepEnd::Failed(m, status),
-                        StepEnd::Unknown(s) => StepEnd::Unknown(s),
-                        StepEnd::Transient(m) => StepEnd::Transient(m),
-                    }
-                }
+                Action::Invite { settings } => invite(shared, plan, &user_id, settings)
+                    .await?
+                    .map(|url| redeem_url = url),
                 Action::Verify => match verify(shared, plan, &user_id).await? {
                     StepEnd::Done(true) => StepEnd::Done(()),
                     StepEnd::Done(false) => {
@@ -442,9 +446,7 @@ async fn convert_entry(shared: &Shared<'_>, plan: &PlanEntry) -> Result<EntryEnd
                             Some(message.into()),
                         );
                     }
-                    StepEnd::Failed(m, status) => StepEnd::Failed(m, status),
-                    StepEnd::Unknown(s) => StepEnd::Unknown(s),
-                    StepEnd::Transient(m) => StepEnd::Transient(m),
+                    other => other.map(|_| ()),
                 },
             };
             match end {
@@ -464,7 +466,14 @@ async fn convert_entry(shared: &Shared<'_>, plan: &PlanEntry) -> Result<EntryEnd
         }
     }
     if redeem_url.is_none() {
-        redeem_url = link_to_deliver(shared, plan, &user_id).await?;
+        match link_to_deliver(shared, plan, &user_id).await? {
+            Ok(url) => redeem_url = url,
+            Err(reason) if shared.stopping() => {
+                tracing::info!(row = plan.row, "{reason}");
+                return Ok(EntryEnd::NotReached);
+            }
+            Err(reason) => return Ok(EntryEnd::Pending(reason)),
+        }
     }
     settle_entry(EntryOutcome::Converted, redeem_url, None)
 }
@@ -486,24 +495,40 @@ async fn link_to_deliver(
     shared: &Shared<'_>,
     plan: &PlanEntry,
     user_id: &str,
-) -> Result<Option<String>, ExecuteError> {
+) -> Result<Result<Option<String>, String>, ExecuteError> {
     let Some(settings) = plan.invitation_settings().filter(|s| !s.send_email) else {
-        return Ok(None);
+        return Ok(Ok(None));
     };
     let invitation = shared.journal.invitation(user_id)?;
     if let Some(url) = invitation.as_ref().and_then(|i| i.redeem_url.clone()) {
-        return Ok(Some(url));
+        return Ok(Ok(Some(url)));
     }
     if invitation.is_some_and(|i| i.state == Some(InvitationState::Accepted)) {
-        return Ok(None);
+        return Ok(Ok(None));
     }
-    Ok(
+    // Without email a resend reaches nobody: it only mints a fresh link, so it is safe
+    // to send again when its answer was lost. Reading back can't tell whether it took
+    // effect (the user is invited either way), so a lost answer is settled as done — its
+    // link is gone with it — and another resend asks for one.
+    let mut reason = String::new();
+    for _ in 0..shared.options.step_attempts.max(1) {
+        if shared.stopping() {
+            break;
+        }
         match send_invitation(shared, plan, user_id, settings, StepKind::Reinvite).await? {
-            StepEnd::Done(url) => url,
-            // The user is invited either way; `reinvite` can fetch a link later.
-            _ => None,
-        },
-    )
+            StepEnd::Done(url) => return Ok(Ok(url)),
+            StepEnd::Unknown(step) => {
+                if let Settled::Unknown(why) = settle(shared, plan, user_id, step).await? {
+                    reason = why;
+                }
+            }
+            StepEnd::Failed(why, _) | StepEnd::Transient(why) => reason = why,
+        }
+    }
+    // The row stays pending: the next round (or resume) asks for the link again.
+    Ok(Err(format!(
+        "converted, but no redeem link could be obtained yet: {reason}"
+    )))
 }
 
 /// Settles a step whose outcome was never written, by reading the user back.
@@ -777,12 +802,7 @@ async fn send_invitation(
         },
     )
     .await?;
-    Ok(match end {
-        StepEnd::Done(invitation) => StepEnd::Done(kept_redeem_url(settings, &invitation)),
-        StepEnd::Failed(m, status) => StepEnd::Failed(m, status),
-        StepEnd::Unknown(s) => StepEnd::Unknown(s),
-        StepEnd::Transient(m) => StepEnd::Transient(m),
-    })
+    Ok(end.map(|invitation| kept_redeem_url(settings, &invitation)))
 }
 
 /// A redeem URL is a bearer link to the account: it is kept (and printed) only when the
@@ -839,9 +859,7 @@ async fn verify(
                     Some(404),
                 ));
             }
-            StepEnd::Failed(m, status) => return Ok(StepEnd::Failed(m, status)),
-            StepEnd::Unknown(s) => return Ok(StepEnd::Unknown(s)),
-            StepEnd::Transient(m) => return Ok(StepEnd::Transient(m)),
+            other => return Ok(other.map(|_| false)),
         };
         if user.user_principal_name.as_deref().is_some_and(|upn| {
             plan.user_principal_name
