@@ -77,10 +77,9 @@ impl Journal {
 
     /// The invitation of one user, if the journal has invited them.
     pub fn invitation(&self, user_id: &str) -> Result<Option<InvitationRecord>, JournalError> {
-        // Object ids compare without case, as Graph compares them.
-        Ok(self
-            .invitations_where("user_id = ?1 COLLATE NOCASE", [user_id])?
-            .pop())
+        // The id is the one the plan recorded, exactly as written here: an exact match
+        // uses the primary key (a case-folding one would scan the table on every call).
+        Ok(self.invitations_where("user_id = ?1", [user_id])?.pop())
     }
 
     fn invitations_where<P: rusqlite::Params>(
