@@ -4,13 +4,18 @@ use std::io::Write;
 
 use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 
-/// A table sized to the terminal, with the given header.
+/// A table sized to the terminal, with the given header. A terminal that reports no
+/// usable width (a pseudo-terminal nobody sized reports 0 columns) gets the table at its
+/// natural width instead of one character per column.
 pub fn table(header: &[&str]) -> Table {
+    const NARROWEST: u16 = 40;
     let mut table = Table::new();
     table
         .load_style(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
         .set_header(header.to_vec());
+    if table.width().is_some_and(|w| w >= NARROWEST) {
+        table.set_content_arrangement(ContentArrangement::Dynamic);
+    }
     table
 }
 
@@ -52,6 +57,14 @@ pub fn write_line(text: impl std::fmt::Display) -> std::io::Result<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     writeln!(out, "{text}")
+}
+
+/// Writes bytes as they are to stdout (generated scripts, man pages).
+pub fn write_bytes(bytes: &[u8]) -> std::io::Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    out.write_all(bytes)?;
+    out.flush()
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! Graph holds the tool back (a 429's Retry-After) or a round of retries is due, the
 //! bar says so, so a wait is never silent.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -16,7 +17,25 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::connection::Connection;
 
+/// `-q`: no bars and no notes, for scripts and cron jobs that keep only results and errors.
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+/// Turns the bars and notes off (`-q`).
+pub fn set_quiet(quiet: bool) {
+    QUIET.store(quiet, Ordering::Relaxed);
+}
+
+/// A note for the person at the terminal (stderr); `-q` silences it.
+pub fn note(text: impl std::fmt::Display) {
+    if !QUIET.load(Ordering::Relaxed) {
+        eprintln!("{text}");
+    }
+}
+
 fn bar(total: u64, template: &str) -> ProgressBar {
+    if QUIET.load(Ordering::Relaxed) {
+        return ProgressBar::hidden();
+    }
     ProgressBar::new(total).with_style(
         ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()),
     )

@@ -27,7 +27,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use b2b_graph::model::{
-    EmailAddress, Invitation, InvitationRequest, InvitedUserMessageInfo, Recipient, UserUpdate,
+    EmailAddress, Invitation, InvitationRequest, InvitedUserMessageInfo, PasswordProfile,
+    Recipient, UserUpdate,
 };
 use b2b_graph::{GraphClient, GraphError};
 use futures::stream::{self, StreamExt};
@@ -135,6 +136,9 @@ pub struct Execution {
     pub pending: Vec<PendingRow>,
     /// Why the run stopped early, when it did.
     pub stopped: Option<String>,
+    /// Whether it stopped because the credential stopped signing in (an access token
+    /// about to lapse, a secret revoked mid-run): the operator must act before resuming.
+    pub sign_in_lost: bool,
     /// Whether the caller interrupted it.
     pub interrupted: bool,
 }
@@ -171,6 +175,7 @@ struct Shared<'a> {
     options: &'a ExecutorOptions,
     stop: AtomicBool,
     stop_reason: std::sync::Mutex<Option<String>>,
+    sign_in_lost: AtomicBool,
     #[cfg(feature = "testkit")]
     halt: crate::testkit::Halt,
 }
@@ -257,6 +262,7 @@ pub async fn execute(
         .collect();
     execution.interrupted = options.cancel.is_cancelled();
     execution.stopped = shared.stop_reason.lock().ok().and_then(|r| r.clone());
+    execution.sign_in_lost = shared.sign_in_lost.load(Ordering::SeqCst);
     if execution.unfinished == 0 && execution.stopped.is_none() {
         journal.finish_run(&run.id)?;
     }
@@ -277,6 +283,7 @@ impl<'a> Shared<'a> {
             options,
             stop: AtomicBool::new(false),
             stop_reason: std::sync::Mutex::new(None),
+            sign_in_lost: AtomicBool::new(false),
             #[cfg(feature = "testkit")]
             halt: crate::testkit::Halt::from_env(),
         }
@@ -432,6 +439,11 @@ async fn convert_entry(shared: &Shared<'_>, plan: &PlanEntry) -> Result<EntryEnd
             let end = match action {
                 Action::RevokeSessions => revoke(shared, plan, &user_id).await?,
                 Action::UpdateMail { to, .. } => update_mail(shared, plan, &user_id, to).await?,
+                Action::AddOtherMail { address } => {
+                    add_other_mail(shared, plan, &user_id, address).await?
+                }
+                Action::SetUserType { to } => set_user_type(shared, plan, &user_id, to).await?,
+                Action::ScramblePassword => scramble_password(shared, plan, &user_id).await?,
                 Action::Invite { settings } => invite(shared, plan, &user_id, settings)
                     .await?
                     .map(|url| redeem_url = url),
@@ -482,7 +494,10 @@ fn step_kind(action: &Action) -> StepKind {
     match action {
         Action::RevokeSessions => StepKind::RevokeSessions,
         Action::UpdateMail { .. } => StepKind::UpdateMail,
+        Action::AddOtherMail { .. } => StepKind::AddOtherMail,
         Action::Invite { .. } => StepKind::Invite,
+        Action::SetUserType { .. } => StepKind::SetUserType,
+        Action::ScramblePassword => StepKind::ScramblePassword,
         Action::Verify => StepKind::Verify,
     }
 }
@@ -539,9 +554,16 @@ async fn settle(
     step: OpenStep,
 ) -> Result<Settled, ExecuteError> {
     let done = match step.kind {
-        // Neither leaves a trace to read back, and both are safe to repeat.
-        StepKind::RevokeSessions | StepKind::Verify => false,
-        StepKind::UpdateMail | StepKind::Invite | StepKind::Reinvite => {
+        // None leaves a trace to read back, and each is safe to repeat (a second random
+        // password is as good as the first).
+        StepKind::RevokeSessions | StepKind::Verify | StepKind::ScramblePassword => false,
+        // A revert run's step, settled by `revert` itself; an apply run never holds one.
+        StepKind::Revert => false,
+        StepKind::UpdateMail
+        | StepKind::AddOtherMail
+        | StepKind::SetUserType
+        | StepKind::Invite
+        | StepKind::Reinvite => {
             match shared
                 .client
                 .get_user(
@@ -549,6 +571,8 @@ async fn settle(
                     &[
                         "id",
                         "mail",
+                        "otherMails",
+                        "userType",
                         "externalUserState",
                         "externalUserStateChangeDateTime",
                     ],
@@ -560,6 +584,14 @@ async fn settle(
                         .mail
                         .as_deref()
                         .is_some_and(|m| email::same_address(m, &plan.external_email)),
+                    StepKind::AddOtherMail => user
+                        .other_mails
+                        .iter()
+                        .any(|m| email::same_address(m, &plan.external_email)),
+                    StepKind::SetUserType => plan.actions.iter().any(|a| {
+                        matches!(a, Action::SetUserType { to }
+                            if user.user_type.as_deref().is_some_and(|t| t.eq_ignore_ascii_case(to)))
+                    }),
                     _ => InvitationState::from_graph(user.external_user_state.as_deref()).is_some(),
                 },
                 // Can't tell now: the intent stays open and the entry pending.
@@ -662,7 +694,12 @@ async fn journaled<T>(
                 request_id: error.request_id().map(str::to_owned),
                 detail: None,
             };
-            if let GraphError::ThrottledTooLong { .. } = error {
+            if error.stops_run() {
+                // Not this row's fault: every worker stops, the row stays pending and a
+                // later run resumes it once the wait is over or the credential fixed.
+                if error.is_sign_in() {
+                    shared.sign_in_lost.store(true, Ordering::SeqCst);
+                }
                 shared.stop_run(error.to_string());
             }
             let writes = kind != StepKind::Verify;
@@ -673,7 +710,7 @@ async fn journaled<T>(
                 shared
                     .journal
                     .record_outcome(step, StepResult::Failed, &outcome, None)?;
-                if error.is_transient() {
+                if error.is_transient() || error.stops_run() {
                     StepEnd::Transient(describe(kind, &error))
                 } else {
                     StepEnd::Failed(describe(kind, &error), error.status())
@@ -712,16 +749,147 @@ async fn update_mail(
         mail: Some(to.to_owned()),
         ..UserUpdate::default()
     };
-    journaled(
+    patch_user(
         shared,
         plan,
         user_id,
         StepKind::UpdateMail,
-        json!({"method": "PATCH", "path": format!("/users/{user_id}"), "mail": to}),
-        shared.client.update_user(user_id, &update),
+        &update,
+        json!({"mail": to}),
+    )
+    .await
+}
+
+/// One journaled `PATCH /users/{id}`; `shown` is what the journal records of the body
+/// (never a password).
+async fn patch_user(
+    shared: &Shared<'_>,
+    plan: &PlanEntry,
+    user_id: &str,
+    kind: StepKind,
+    update: &UserUpdate,
+    shown: serde_json::Value,
+) -> Result<StepEnd<()>, ExecuteError> {
+    let mut request = json!({"method": "PATCH", "path": format!("/users/{user_id}")});
+    if let (Some(request), serde_json::Value::Object(fields)) = (request.as_object_mut(), shown) {
+        request.extend(fields);
+    }
+    journaled(
+        shared,
+        plan,
+        user_id,
+        kind,
+        request,
+        shared.client.update_user(user_id, update),
         |_| Recorded::default(),
     )
     .await
+}
+
+/// Adds the external address to `otherMails`. Graph replaces the whole collection on a
+/// PATCH, so the user's addresses are read first and written back with this one added;
+/// an address already there needs no write.
+async fn add_other_mail(
+    shared: &Shared<'_>,
+    plan: &PlanEntry,
+    user_id: &str,
+    address: &str,
+) -> Result<StepEnd<()>, ExecuteError> {
+    let current = match shared.client.get_user(user_id, &["id", "otherMails"]).await {
+        Ok(Some(user)) => user.other_mails,
+        Ok(None) => {
+            return Ok(StepEnd::Failed(
+                format!("{}: the user no longer exists", StepKind::AddOtherMail),
+                Some(404),
+            ));
+        }
+        Err(error) if error.stops_run() || error.is_transient() => {
+            if error.stops_run() {
+                shared.stop_run(error.to_string());
+            }
+            return Ok(StepEnd::Transient(describe(StepKind::AddOtherMail, &error)));
+        }
+        Err(error) => {
+            return Ok(StepEnd::Failed(
+                describe(StepKind::AddOtherMail, &error),
+                error.status(),
+            ));
+        }
+    };
+    if current.iter().any(|m| email::same_address(m, address)) {
+        return Ok(StepEnd::Done(()));
+    }
+    let mut other_mails = current;
+    other_mails.push(address.to_owned());
+    let update = UserUpdate {
+        other_mails: Some(other_mails.clone()),
+        ..UserUpdate::default()
+    };
+    patch_user(
+        shared,
+        plan,
+        user_id,
+        StepKind::AddOtherMail,
+        &update,
+        json!({"otherMails": other_mails}),
+    )
+    .await
+}
+
+/// Sets `userType` (`Guest`, for billing under monthly active users).
+async fn set_user_type(
+    shared: &Shared<'_>,
+    plan: &PlanEntry,
+    user_id: &str,
+    to: &str,
+) -> Result<StepEnd<()>, ExecuteError> {
+    let update = UserUpdate {
+        user_type: Some(to.to_owned()),
+        ..UserUpdate::default()
+    };
+    patch_user(
+        shared,
+        plan,
+        user_id,
+        StepKind::SetUserType,
+        &update,
+        json!({"userType": to}),
+    )
+    .await
+}
+
+/// Replaces a cloud-only user's password with a random one that is never printed,
+/// logged or journaled (the journal records only that it was set): the internal
+/// password stops working, the partner signs in with their own identity.
+async fn scramble_password(
+    shared: &Shared<'_>,
+    plan: &PlanEntry,
+    user_id: &str,
+) -> Result<StepEnd<()>, ExecuteError> {
+    let update = UserUpdate {
+        password_profile: Some(PasswordProfile {
+            password: Some(random_password()),
+            force_change_password_next_sign_in: Some(false),
+            force_change_password_next_sign_in_with_mfa: None,
+        }),
+        ..UserUpdate::default()
+    };
+    patch_user(
+        shared,
+        plan,
+        user_id,
+        StepKind::ScramblePassword,
+        &update,
+        json!({"passwordProfile": "[random, not kept]"}),
+    )
+    .await
+}
+
+/// 256 bits from the operating system's generator, spelled so that Entra's complexity
+/// rule (three of upper case, lower case, digits and symbols) always holds.
+fn random_password() -> secrecy::SecretString {
+    let (a, b) = (uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+    secrecy::SecretString::from(format!("Xq7!{a}{b}"))
 }
 
 /// The invitation request for a row.

@@ -16,7 +16,12 @@
 //!   on users, and `mail`/`proxyAddresses` on groups and contacts;
 //! - `GET /users/{id}/transitiveMemberOf/microsoft.graph.directoryRole` (roles held
 //!   directly or through role-assignable groups; PIM-eligible roles are not activated
-//!   memberships and are not seen).
+//!   memberships and are not seen there).
+//!
+//! Then the pre-flight ([`crate::policy_reads`], each read with its own optional
+//! permission, a refusal reported and planning going on): the invitation policies, the
+//! Entra tenant of each partner domain and its cross-tenant access settings, PIM role
+//! eligibilities and the members and owners of role-assignable groups.
 
 use b2b_graph::model::{DirectoryObject, User};
 use b2b_graph::{GraphClient, GraphError};
@@ -78,6 +83,10 @@ pub fn choose(rows: usize, users: u64) -> Strategy {
 
 /// Reads what the planner needs for `rows` and decides every row: what `plan`, `apply`
 /// and `demo` all do before anything is changed.
+///
+/// The snapshot decides the rows as it hands over their facts, freeing them as it goes
+/// (see [`crate::snapshot`]); the lookup, for an input small against its tenant,
+/// gathers the [`Facts`] and plans from them. Both decide as [`plan::plan`] does.
 pub async fn plan_rows(
     client: &GraphClient,
     rows: &[InputRow],
@@ -86,8 +95,17 @@ pub async fn plan_rows(
     concurrency: usize,
     progress: &(dyn Fn(FactsProgress) + Sync),
 ) -> Result<Plan, FactsError> {
-    let facts = gather_with(client, rows, strategy, concurrency, progress).await?;
-    Ok(plan::plan(rows, &facts, options))
+    match resolve(client, rows, strategy).await {
+        Strategy::Snapshot => {
+            let domains = verified_domains(client).await?;
+            crate::snapshot::plan(client, rows, domains, options, progress).await
+        }
+        Strategy::Auto | Strategy::Lookup => {
+            let mut facts = gather(client, rows, concurrency, progress).await?;
+            normalise(&mut facts);
+            Ok(plan::plan(rows, &facts, options))
+        }
+    }
 }
 
 /// Reads the facts for `rows` with `strategy` (resolving `Auto` by counting users).
@@ -98,7 +116,20 @@ pub async fn gather_with(
     concurrency: usize,
     progress: &(dyn Fn(FactsProgress) + Sync),
 ) -> Result<Facts, FactsError> {
-    let strategy = match strategy {
+    let mut facts = match resolve(client, rows, strategy).await {
+        Strategy::Snapshot => {
+            let domains = verified_domains(client).await?;
+            crate::snapshot::gather(client, rows, domains, progress).await?
+        }
+        Strategy::Auto | Strategy::Lookup => gather(client, rows, concurrency, progress).await?,
+    };
+    normalise(&mut facts);
+    Ok(facts)
+}
+
+/// The strategy to use: `Auto` resolved by counting the tenant's users.
+async fn resolve(client: &GraphClient, rows: &[InputRow], strategy: Strategy) -> Strategy {
+    match strategy {
         Strategy::Auto => match client.count_users().await {
             Ok(users) => {
                 let chosen = choose(rows.len(), users);
@@ -117,16 +148,7 @@ pub async fn gather_with(
             tracing::info!("planning: {chosen:?} (as asked)");
             chosen
         }
-    };
-    let mut facts = match strategy {
-        Strategy::Snapshot => {
-            let domains = verified_domains(client).await?;
-            crate::snapshot::gather(client, rows, domains, progress).await?
-        }
-        Strategy::Auto | Strategy::Lookup => gather(client, rows, concurrency, progress).await?,
-    };
-    normalise(&mut facts);
-    Ok(facts)
+    }
 }
 
 /// Puts the facts in one order whatever order Graph answered in, so both strategies
@@ -143,6 +165,7 @@ fn normalise(facts: &mut Facts) {
             ids.sort();
         }
     }
+    facts.preflight.sort_findings();
 }
 
 /// The tenant's verified domains, lower case: a tenant-wide read, so a failure stops
@@ -166,7 +189,32 @@ pub async fn gather(
     progress: &(dyn Fn(FactsProgress) + Sync),
 ) -> Result<Facts, FactsError> {
     let verified_domains = verified_domains(client).await?;
-    Ok(crate::lookup::gather(client, rows, verified_domains, concurrency, progress).await)
+    let mut facts =
+        crate::lookup::gather(client, rows, verified_domains, concurrency, progress).await;
+    let found: Vec<String> = facts
+        .lookups
+        .values()
+        .filter_map(|l| match l {
+            Lookup::Found { id } => Some(id.clone()),
+            _ => None,
+        })
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let ids: Vec<&str> = found.iter().map(String::as_str).collect();
+    let checks =
+        crate::policy_reads::read_tenant_checks(client, rows, &facts.verified_domains, &ids)
+            .await?;
+    // The eligibility read (per user, above) may have left a finding of its own.
+    let earlier = std::mem::replace(&mut facts.preflight, checks.preflight);
+    for finding in earlier.findings {
+        facts.preflight.note(finding);
+    }
+    facts.role_groups = checks.role_groups;
+    if let Some(error) = checks.role_group_failure {
+        facts.role_group_failures = found.into_iter().map(|id| (id, error.clone())).collect();
+    }
+    Ok(facts)
 }
 
 pub(crate) fn looks_like_object_id(reference: &str) -> bool {

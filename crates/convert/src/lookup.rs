@@ -8,7 +8,9 @@
 //! 3. who holds each partner address: users by UPN, mail, proxy address or otherMails
 //!    (one combined `$filter`), groups and contacts by mail or proxy address;
 //! 4. each found user's directory roles (`transitiveMemberOf/microsoft.graph.directoryRole`,
-//!    an advanced query).
+//!    an advanced query);
+//! 5. each found user's PIM eligibilities (`roleEligibilityScheduleInstances?$filter=
+//!    principalId eq '…'`, see [`crate::policy_reads`]).
 //!
 //! A read that still fails after the client's retries (a batch item's own error, or the
 //! whole batch's) is recorded against the rows it concerns; the planner decides those
@@ -31,7 +33,7 @@ type BatchAnswer<R> = Result<Vec<Result<R, GraphError>>, GraphError>;
 
 /// Runs `read` on `items` twenty at a time, `concurrency` batches in flight, and gives
 /// one result per item, in order; a batch that failed as a whole fails each of its items.
-async fn batched<'a, I, R, F, Fut>(
+pub(crate) async fn batched<'a, I, R, F, Fut>(
     items: &'a [I],
     concurrency: usize,
     tick: &(dyn Fn() + Sync),
@@ -91,7 +93,7 @@ pub async fn gather(
     // The batches still to come: exact for the stage under way, estimated beyond it
     // (every reference found, none read by mail), corrected at each stage.
     let estimate_after_lookups = batches(addresses.len()) + batches(addresses.len() * 2);
-    let total = AtomicUsize::new(batches(references.len()) * 2 + estimate_after_lookups);
+    let total = AtomicUsize::new(batches(references.len()) * 3 + estimate_after_lookups);
     let done = AtomicUsize::new(0);
     let remaining = |batches_left: usize| {
         total.store(
@@ -139,7 +141,7 @@ pub async fn gather(
         facts.lookups.insert(reference.clone(), lookup);
     }
 
-    remaining(batches(by_mail.len()) + estimate_after_lookups + batches(references.len()));
+    remaining(batches(by_mail.len()) + estimate_after_lookups + 2 * batches(references.len()));
 
     // 2. By mail or proxy address.
     let user_select = ListQuery::new().select(USER_FACTS_SELECT);
@@ -213,7 +215,9 @@ pub async fn gather(
         object_urls.push((client.relative_url(&["groups"], &objects), false));
         object_urls.push((client.relative_url(&["contacts"], &objects), false));
     }
-    remaining(batches(user_urls.len()) + batches(object_urls.len()) + batches(references.len()));
+    remaining(
+        batches(user_urls.len()) + batches(object_urls.len()) + 2 * batches(references.len()),
+    );
     let user_holders = batched(&user_urls, concurrency, &tick, |chunk| {
         client.get_collections::<User>(chunk)
     })
@@ -266,8 +270,20 @@ pub async fn gather(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    remaining(batches(found.len()));
-    read_roles(client, found, concurrency, &mut facts, &tick).await;
+    remaining(2 * batches(found.len()));
+    read_roles(client, found.clone(), concurrency, &mut facts, &tick).await;
+
+    // 5. Eligible roles of each user found.
+    let eligibilities = crate::policy_reads::read_eligibilities_per_user(
+        client,
+        &found,
+        concurrency,
+        &tick,
+        &mut facts.preflight,
+    )
+    .await;
+    facts.eligible_roles = eligibilities.roles;
+    facts.eligibility_failures = eligibilities.failures;
     facts
 }
 
@@ -281,8 +297,29 @@ pub(crate) async fn read_roles(
     facts: &mut Facts,
     tick: &(dyn Fn() + Sync),
 ) {
+    let roles = roles_of(client, &found, concurrency, tick).await;
+    for (id, answer) in found.into_iter().zip(roles) {
+        match answer {
+            Ok(names) => {
+                facts.roles.insert(id, names);
+            }
+            Err(error) => {
+                facts.role_failures.insert(id, error);
+            }
+        }
+    }
+}
+
+/// The directory roles of each user in `ids`, in order, read as [`read_roles`] reads
+/// them: the role names, or Graph's error.
+pub(crate) async fn roles_of(
+    client: &GraphClient,
+    ids: &[String],
+    concurrency: usize,
+    tick: &(dyn Fn() + Sync),
+) -> Vec<Result<Vec<String>, String>> {
     let role_query = ListQuery::new().select(&["id", "displayName"]).advanced();
-    let role_urls: Vec<(String, bool)> = found
+    let role_urls: Vec<(String, bool)> = ids
         .iter()
         .map(|id| {
             let segments = [
@@ -294,22 +331,17 @@ pub(crate) async fn read_roles(
             (client.relative_url(&segments, &role_query), true)
         })
         .collect();
-    let roles = batched(&role_urls, concurrency, tick, |chunk| {
+    batched(&role_urls, concurrency, tick, |chunk| {
         client.get_collections::<DirectoryRole>(chunk)
     })
-    .await;
-    for (id, answer) in found.into_iter().zip(roles) {
-        match answer {
-            Ok(roles) => {
-                let names = roles
-                    .into_iter()
-                    .map(|r| r.display_name.unwrap_or(r.id))
-                    .collect();
-                facts.roles.insert(id, names);
-            }
-            Err(error) => {
-                facts.role_failures.insert(id, error.to_string());
-            }
-        }
-    }
+    .await
+    .into_iter()
+    .map(|answer| match answer {
+        Ok(roles) => Ok(roles
+            .into_iter()
+            .map(|r| r.display_name.unwrap_or(r.id))
+            .collect()),
+        Err(error) => Err(error.to_string()),
+    })
+    .collect()
 }

@@ -5,6 +5,10 @@
 //! [`Facts`], gathered beforehand (see `crate::facts`), so every rule is tested here
 //! without a server, and a plan can be recomputed from a journal.
 //!
+//! The pre-flight's rules (invitation policies, partner tenants, the predicted
+//! redemption) are [`crate::preflight`]'s, applied here to each row: its facts are read
+//! once per run and shared by every row of a partner, so a row adds a pointer, not a copy.
+//!
 //! The reason codes are a stable, documented part of the interface (README, "Reason
 //! codes"): scripts branch on them. Add codes; never rename one.
 
@@ -14,6 +18,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::email;
 use crate::input::InputRow;
+use crate::preflight::{
+    DomainVerdict, Finding, Inbound, Prediction, Preflight, Redemption, RoleGroupLink,
+};
 use crate::vocabulary::{InvitationState, vocabulary};
 
 /// What the planner knows about one directory user.
@@ -117,6 +124,24 @@ pub struct Facts {
     /// Users whose roles could not be read, by object id, with Graph's error.
     #[serde(default)]
     pub role_failures: HashMap<String, String>,
+    /// PIM-eligible directory roles of each user who has some, by object id (a user
+    /// missing here has none, or eligibilities could not be read: see
+    /// `preflight.findings`).
+    #[serde(default)]
+    pub eligible_roles: HashMap<String, Vec<String>>,
+    /// Users whose eligibilities could not be read, by object id, with Graph's error.
+    #[serde(default)]
+    pub eligibility_failures: HashMap<String, String>,
+    /// The role-assignable groups each user is a member or owner of, for users who are
+    /// (missing: none, or not readable: see `preflight.findings`).
+    #[serde(default)]
+    pub role_groups: HashMap<String, Vec<RoleGroupLink>>,
+    /// Users whose role-assignable groups could not be read, with Graph's error.
+    #[serde(default)]
+    pub role_group_failures: HashMap<String, String>,
+    /// The tenant's invitation policies and the partners' tenants, read once per run.
+    #[serde(default)]
+    pub preflight: Preflight,
 }
 
 /// The key under which a `user` reference is looked up: trimmed, lower case (Graph
@@ -142,6 +167,26 @@ pub struct PlanOptions {
     /// the admin asked for silence, and delivers the redeem links).
     #[serde(default)]
     pub never_send_email: bool,
+    /// The invitation message for rows that don't give one (`--message`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_message: Option<String>,
+    /// The cc recipient for rows that don't give one (`--cc`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_cc: Option<String>,
+    /// The message language for rows that don't give one (`--language`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_language: Option<String>,
+    /// Also add the external address to `otherMails` (older guidance; `--also-other-mails`).
+    #[serde(default)]
+    pub also_other_mails: bool,
+    /// Set `userType` to this after inviting (`--user-type guest`: billed as an external
+    /// user under monthly active users, when the tenant is linked to a subscription).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set_user_type: Option<String>,
+    /// Set a random cloud password nobody is told, for cloud-only users
+    /// (`--scramble-password`); synced users get a note to do it on-premises instead.
+    #[serde(default)]
+    pub scramble_password: bool,
 }
 
 impl PlanOptions {
@@ -153,6 +198,12 @@ impl PlanOptions {
             default_redirect_url: format!("https://myapps.microsoft.com/?tenantid={tenant_id}"),
             default_send_email: true,
             never_send_email: false,
+            default_message: None,
+            default_cc: None,
+            default_language: None,
+            also_other_mails: false,
+            set_user_type: None,
+            scramble_password: false,
         }
     }
 }
@@ -200,6 +251,14 @@ vocabulary! {
         AccountDisabled = "account_disabled",
         /// Graph could not be read for this row (after retries); planning went on.
         LookupFailed = "lookup_failed",
+        /// The tenant allows no guest invitations (`allowInvitesFrom: none`).
+        InvitationsDisabled = "invitations_disabled",
+        /// The address's domain is on the B2B deny list, or missing from the allow list.
+        DomainBlockedByPolicy = "domain_blocked_by_policy",
+        /// Cross-tenant access settings block B2B collaboration with the partner's tenant.
+        PartnerBlockedByCrossTenantAccess = "partner_blocked_by_cross_tenant_access",
+        /// The user is a member or owner of a role-assignable group.
+        RoleAssignableGroup = "role_assignable_group",
     }
 }
 
@@ -254,12 +313,26 @@ pub enum Action {
         /// The external address.
         to: String,
     },
+    /// `PATCH /users/{id}` adding the external address to `otherMails` (read, then
+    /// written with the address added: Graph replaces the whole collection).
+    AddOtherMail {
+        /// The external address.
+        address: String,
+    },
     /// `POST /invitations` with `invitedUser.id`.
     Invite {
         /// The invitation's settings.
         #[serde(flatten)]
         settings: InvitationSettings,
     },
+    /// `PATCH /users/{id}` with `userType`.
+    SetUserType {
+        /// `Guest`.
+        to: String,
+    },
+    /// `PATCH /users/{id}` with a random `passwordProfile.password` that is never
+    /// printed, logged or journaled: the partner signs in with their own identity now.
+    ScramblePassword,
     /// Read the user back and confirm `externalUserState` is `PendingAcceptance`.
     Verify,
 }
@@ -289,6 +362,10 @@ pub struct PlanEntry {
     pub notes: Vec<String>,
     /// What apply will do, in order (empty unless `convert`).
     pub actions: Vec<Action>,
+    /// How the partner is predicted to redeem (none for an address that is not a valid
+    /// external one; absent from journals written before the pre-flight).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redemption: Option<Redemption>,
 }
 
 impl PlanEntry {
@@ -306,6 +383,9 @@ impl PlanEntry {
 pub struct Plan {
     /// The entries.
     pub entries: Vec<PlanEntry>,
+    /// The pre-flight checks that could not be made, once per run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<Finding>,
 }
 
 impl Plan {
@@ -340,54 +420,162 @@ impl Plan {
 /// assert_eq!(plan.entries[0].decision, Decision::Convert);
 /// ```
 pub fn plan(rows: &[InputRow], facts: &Facts, options: &PlanOptions) -> Plan {
-    let duplicates = duplicate_rows(rows, facts);
+    let duplicates = duplicate_rows(rows, |_, row| facts.user_key(row));
     let entries = rows
         .iter()
         .enumerate()
-        .map(|(index, row)| plan_row(row, duplicates.get(&index), facts, options))
+        .map(|(index, row)| decide(row, duplicates.get(&index), &facts.row_facts(row), options))
         .collect();
-    Plan { entries }
+    Plan {
+        entries,
+        findings: facts.preflight.findings.clone(),
+    }
+}
+
+/// What the rules read about one row: the entries of [`Facts`] under the row's keys.
+///
+/// The rules see facts only through this, so that the snapshot can hand them the facts
+/// of one row at a time from its own compact tables (and free them once the last row
+/// naming them is decided) while deciding exactly as [`plan`] does from a [`Facts`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RowFacts<'a> {
+    /// The tenant's verified domains, lower case.
+    pub verified_domains: &'a [String],
+    /// How the row's `user` reference resolved; none: not looked up.
+    pub lookup: Option<&'a Lookup>,
+    /// The user it resolved to, when found.
+    pub user: Option<&'a UserFacts>,
+    /// That user's directory roles; none: not read.
+    pub roles: Option<&'a [String]>,
+    /// Why that user's roles could not be read.
+    pub role_failure: Option<&'a str>,
+    /// Who holds the row's external address; none: not checked.
+    pub holders: Option<&'a [AddressHolder]>,
+    /// Why the holders of the row's external address could not be read.
+    pub address_failure: Option<&'a str>,
+    /// The user's PIM-eligible directory roles (none: has none, or not readable).
+    pub eligible_roles: Option<&'a [String]>,
+    /// Why the user's eligibilities could not be read.
+    pub eligibility_failure: Option<&'a str>,
+    /// The role-assignable groups the user is a member or owner of.
+    pub role_groups: Option<&'a [RoleGroupLink]>,
+    /// Why the user's role-assignable groups could not be read.
+    pub role_group_failure: Option<&'a str>,
+    /// The run's pre-flight facts.
+    pub preflight: &'a Preflight,
+}
+
+impl Facts {
+    /// The facts the rules read for `row`.
+    pub(crate) fn row_facts(&self, row: &InputRow) -> RowFacts<'_> {
+        let lookup = self.lookups.get(&reference_key(&row.user));
+        let user = match lookup {
+            Some(Lookup::Found { id }) => self.users.get(id),
+            _ => None,
+        };
+        let address = address_key(&row.external_email);
+        RowFacts {
+            verified_domains: &self.verified_domains,
+            lookup,
+            user,
+            roles: user.and_then(|u| self.roles.get(&u.id)).map(Vec::as_slice),
+            role_failure: user
+                .and_then(|u| self.role_failures.get(&u.id))
+                .map(String::as_str),
+            holders: self.address_holders.get(&address).map(Vec::as_slice),
+            address_failure: self.address_failures.get(&address).map(String::as_str),
+            eligible_roles: user
+                .and_then(|u| self.eligible_roles.get(&u.id))
+                .map(Vec::as_slice),
+            eligibility_failure: user
+                .and_then(|u| self.eligibility_failures.get(&u.id))
+                .map(String::as_str),
+            role_groups: user
+                .and_then(|u| self.role_groups.get(&u.id))
+                .map(Vec::as_slice),
+            role_group_failure: user
+                .and_then(|u| self.role_group_failures.get(&u.id))
+                .map(String::as_str),
+            preflight: &self.preflight,
+        }
+    }
+
+    /// The key under which rows name the same user: its object id when the reference
+    /// resolved to one, else the reference itself.
+    fn user_key(&self, row: &InputRow) -> String {
+        let key = reference_key(&row.user);
+        match self.lookups.get(&key) {
+            Some(Lookup::Found { id }) => found_user_key(id),
+            _ => unresolved_user_key(key),
+        }
+    }
+}
+
+/// The duplicate key of a row whose reference resolved to the user `id`.
+pub(crate) fn found_user_key(id: &str) -> String {
+    format!("id:{}", id.to_lowercase())
+}
+
+/// The duplicate key of a row whose reference (as [`reference_key`] gives it) resolved
+/// to no single user.
+pub(crate) fn unresolved_user_key(reference_key: String) -> String {
+    format!("ref:{reference_key}")
+}
+
+/// The key under which an external address is checked: trimmed, lower case.
+pub(crate) fn address_key(external_email: &str) -> String {
+    external_email.trim().to_lowercase()
 }
 
 /// For each row index that shares its user or its external address with another row,
-/// a sentence naming the other lines.
-fn duplicate_rows(rows: &[InputRow], facts: &Facts) -> HashMap<usize, String> {
-    let mut by_user: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    let mut by_address: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    for (index, row) in rows.iter().enumerate() {
-        let key = reference_key(&row.user);
-        let user_key = match facts.lookups.get(&key) {
-            Some(Lookup::Found { id }) => format!("id:{}", id.to_lowercase()),
-            _ => format!("ref:{key}"),
-        };
-        by_user.entry(user_key).or_default().push(index);
-        by_address
-            .entry(row.external_email.trim().to_lowercase())
-            .or_default()
-            .push(index);
-    }
+/// a sentence naming the other lines. `user_key` gives a row's user key
+/// ([`found_user_key`] or [`unresolved_user_key`]).
+///
+/// Rows are grouped by a hash of their key, and only rows whose hash another row
+/// shares have their key made again and compared: a list of 100,000 rows then costs
+/// 16 bytes a row instead of a sorted map of every key.
+pub(crate) fn duplicate_rows(
+    rows: &[InputRow],
+    user_key: impl Fn(usize, &InputRow) -> String,
+) -> HashMap<usize, String> {
+    duplicate_rows_hashed(rows, user_key, fixed_hash)
+}
+
+/// A hash of `text` that is the same for the same text within the run, which is all
+/// the grouping needs (rows whose hashes agree are compared by their keys).
+fn fixed_hash(text: &str) -> u64 {
+    let mut hasher = std::hash::DefaultHasher::new();
+    std::hash::Hash::hash(text, &mut hasher);
+    std::hash::Hasher::finish(&hasher)
+}
+
+/// [`duplicate_rows`] with the hash given, so that tests can make every key collide.
+fn duplicate_rows_hashed(
+    rows: &[InputRow],
+    user_key: impl Fn(usize, &InputRow) -> String,
+    hash: fn(&str) -> u64,
+) -> HashMap<usize, String> {
     let mut found: HashMap<usize, Vec<String>> = HashMap::new();
-    let mut note = |group: &[usize], what: &str| {
-        if group.len() < 2 {
-            return;
+    let by_user = |index: usize| user_key(index, &rows[index]);
+    let by_address = |index: usize| address_key(&rows[index].external_email);
+    // Users first: a row's sentence names its user's other lines, then its address's.
+    for (key, what) in [
+        (&by_user as &dyn Fn(usize) -> String, "the same user is"),
+        (&by_address, "the same external address is"),
+    ] {
+        for group in equal_groups(rows.len(), key, hash) {
+            for &index in &group {
+                let others: Vec<String> = group
+                    .iter()
+                    .filter(|&&other| other != index)
+                    .map(|&other| rows[other].line.to_string())
+                    .collect();
+                found
+                    .entry(index)
+                    .or_default()
+                    .push(format!("{what} also on line {}", others.join(", ")));
+            }
         }
-        for &index in group {
-            let others: Vec<String> = group
-                .iter()
-                .filter(|&&other| other != index)
-                .map(|&other| rows[other].line.to_string())
-                .collect();
-            found
-                .entry(index)
-                .or_default()
-                .push(format!("{what} also on line {}", others.join(", ")));
-        }
-    };
-    for group in by_user.values() {
-        note(group, "the same user is");
-    }
-    for group in by_address.values() {
-        note(group, "the same external address is");
     }
     found
         .into_iter()
@@ -403,10 +591,34 @@ fn duplicate_rows(rows: &[InputRow], facts: &Facts) -> HashMap<usize, String> {
         .collect()
 }
 
-fn plan_row(
+/// The groups of two or more indices in `0..len` with equal `key`s, each in index order.
+fn equal_groups(
+    len: usize,
+    key: &dyn Fn(usize) -> String,
+    hash: fn(&str) -> u64,
+) -> Vec<Vec<usize>> {
+    let mut hashed: Vec<(u64, usize)> = (0..len).map(|index| (hash(&key(index)), index)).collect();
+    hashed.sort_unstable();
+    let mut groups = Vec::new();
+    for run in hashed
+        .chunk_by(|a, b| a.0 == b.0)
+        .filter(|run| run.len() > 1)
+    {
+        // Rows whose hashes agree: group them by the key itself, in index order.
+        let mut by_key: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for &(_, index) in run {
+            by_key.entry(key(index)).or_default().push(index);
+        }
+        groups.extend(by_key.into_values().filter(|group| group.len() > 1));
+    }
+    groups
+}
+
+/// Decides one row from its facts.
+pub(crate) fn decide(
     row: &InputRow,
     duplicate: Option<&String>,
-    facts: &Facts,
+    facts: &RowFacts<'_>,
     options: &PlanOptions,
 ) -> PlanEntry {
     let mut reasons = Vec::new();
@@ -425,8 +637,8 @@ fn plan_row(
         }
     };
 
-    let user = match facts.lookups.get(&reference_key(&row.user)) {
-        Some(Lookup::Found { id }) => facts.users.get(id),
+    let user = match facts.lookup {
+        Some(Lookup::Found { .. }) => facts.user,
         Some(Lookup::Ambiguous { ids }) => {
             reasons.push(reason(
                 ReasonCode::AmbiguousUser,
@@ -446,7 +658,7 @@ fn plan_row(
         Some(Lookup::NotFound) | None => None,
     };
     let resolved_ambiguous = matches!(
-        facts.lookups.get(&reference_key(&row.user)),
+        facts.lookup,
         Some(Lookup::Ambiguous { .. } | Lookup::Failed { .. })
     );
     if user.is_none() && !resolved_ambiguous {
@@ -465,6 +677,16 @@ fn plan_row(
         ));
     }
 
+    // What the pre-flight says about the address's domain: none for an address Graph
+    // would refuse, or one in this tenant's own domains (no partner there).
+    let prediction = if address_ok {
+        email::domain_of(external)
+            .filter(|domain| verified_domain(domain, facts.verified_domains).is_none())
+            .map(|domain| facts.preflight.predict(&domain))
+    } else {
+        None
+    };
+
     let mut actions = Vec::new();
     if let Some(user) = user {
         let skips = skip_reasons(user, external);
@@ -472,12 +694,21 @@ fn plan_row(
             reasons = skips;
         } else if skips.is_empty() {
             reasons.extend(block_reasons(
-                user, external, address_ok, facts, options, &mut notes,
+                user,
+                external,
+                address_ok,
+                facts,
+                prediction.as_ref(),
+                options,
+                &mut notes,
             ));
         }
         if reasons.is_empty() {
             actions = convert_actions(row, user, external, options);
             notes.extend(convert_notes(user));
+            if let Some(prediction) = &prediction {
+                notes.extend(redemption_notes(prediction));
+            }
         }
     }
 
@@ -502,7 +733,31 @@ fn plan_row(
         reasons,
         notes,
         actions,
+        redemption: prediction.map(|p| p.redemption),
     }
+}
+
+/// What a `convert` row's partner should know about redeeming.
+fn redemption_notes(prediction: &Prediction<'_>) -> Vec<String> {
+    let partner = prediction
+        .redemption
+        .partner_tenant
+        .as_ref()
+        .map_or("the partner", |t| t.0.display_name.as_str());
+    let mut notes = Vec::new();
+    if prediction.redemption.automatic {
+        notes.push(format!(
+            "Automatic redemption: this tenant's cross-tenant access settings let {partner} users \
+             skip the consent prompt, if {partner} also allows it outbound (otherwise they see it once)."
+        ));
+    }
+    if prediction.inbound == Some(Inbound::DependsOnUser) {
+        notes.push(format!(
+            "Cross-tenant access settings admit only particular users or groups of {partner}: \
+             whether this partner may redeem is only known when they sign in."
+        ));
+    }
+    notes
 }
 
 fn reason(code: ReasonCode, message: String) -> Reason {
@@ -543,10 +798,13 @@ fn skip_reasons(user: &UserFacts, external: &str) -> Vec<Reason> {
     }
     if state == Some(&InvitationState::PendingAcceptance) {
         let suffix = invited_elsewhere("The invitation is");
+        // The exact command, whoever sent the first invitation (a journaled run's
+        // `reinvite --pending-older-than` only reaches its own users).
+        let who = user.user_principal_name.as_deref().unwrap_or(&user.id);
         return vec![reason(
             ReasonCode::AlreadyInvited,
             format!(
-                "The user already has a pending invitation; `b2b-convert reinvite` sends a fresh one.{suffix}"
+                "The user already has a pending invitation; `b2b-convert reinvite --user {who}` sends a fresh one.{suffix}"
             ),
         )];
     }
@@ -557,7 +815,8 @@ fn block_reasons(
     user: &UserFacts,
     external: &str,
     address_ok: bool,
-    facts: &Facts,
+    facts: &RowFacts<'_>,
+    prediction: Option<&Prediction<'_>>,
     options: &PlanOptions,
     notes: &mut Vec<String>,
 ) -> Vec<Reason> {
@@ -599,23 +858,34 @@ fn block_reasons(
                 .into(),
         ));
     }
-    let role_failure = facts.role_failures.get(&user.id);
-    match facts.roles.get(&user.id) {
+    let role_failure = facts.role_failure;
+    let eligible = facts.eligible_roles.unwrap_or_default();
+    match facts.roles {
         _ if role_failure.is_some() => reasons.push(lookup_failed(
             "the user's directory roles",
-            role_failure.map_or("", String::as_str),
+            role_failure.unwrap_or_default(),
         )),
-        Some(roles) if roles.is_empty() => {}
+        Some([]) if eligible.is_empty() => {}
         Some(roles) if options.allow_privileged => notes.push(format!(
-            "Holds directory roles ({}); converting anyway because --allow-privileged was given.",
-            roles.join(", ")
+            "{}; converting anyway because --allow-privileged was given.",
+            privileges(roles, eligible, "Holds directory roles", "Eligible for directory roles")
         )),
         Some(roles) => reasons.push(reason(
             ReasonCode::PrivilegedRole,
             format!(
-                "The user holds directory roles ({}). Remove the roles first, or pass --allow-privileged \
+                "The user {}. Remove {} first, or pass --allow-privileged \
                  if this admin account really belongs to the partner.",
-                roles.join(", ")
+                privileges(
+                    roles,
+                    eligible,
+                    "holds directory roles",
+                    "is eligible for directory roles"
+                ),
+                match (roles.is_empty(), eligible.is_empty()) {
+                    (false, true) => "the roles",
+                    (true, false) => "the eligibility",
+                    _ => "the roles and the eligibility",
+                }
             ),
         )),
         None => reasons.push(reason(
@@ -624,6 +894,33 @@ fn block_reasons(
              Grant the app permission to read role memberships and re-run."
                 .into(),
         )),
+    }
+    if let Some(error) = facts.eligibility_failure {
+        reasons.push(lookup_failed("the user's eligible directory roles", error));
+    }
+    match (facts.role_group_failure, facts.role_groups) {
+        (Some(error), _) => reasons.push(lookup_failed("the user's role-assignable groups", error)),
+        (None, Some(links)) if !links.is_empty() => {
+            let groups = role_groups(links);
+            if options.allow_privileged {
+                notes.push(format!(
+                    "{} (role-assignable); converting anyway because --allow-privileged was given: \
+                     a role assigned to the group would go to the partner.",
+                    capitalised(&groups)
+                ));
+            } else {
+                reasons.push(reason(
+                    ReasonCode::RoleAssignableGroup,
+                    format!(
+                        "The user is {groups}, which can hold directory roles: its members and owners count as \
+                         privileged (only a Privileged Authentication Administrator may change them), and a role \
+                         given to the group would go to the partner. Remove the user from the group first, or pass \
+                         --allow-privileged if this account really belongs to the partner."
+                    ),
+                ));
+            }
+        }
+        (None, _) => {}
     }
     if user.account_enabled == Some(false) {
         reasons.push(reason(
@@ -634,9 +931,8 @@ fn block_reasons(
         ));
     }
     if address_ok {
-        let key = external.to_lowercase();
         if let Some(domain) = email::domain_of(external)
-            && let Some(verified) = verified_domain(&domain, &facts.verified_domains)
+            && let Some(verified) = verified_domain(&domain, facts.verified_domains)
         {
             reasons.push(reason(
                 ReasonCode::ExternalDomainIsVerified,
@@ -646,11 +942,11 @@ fn block_reasons(
                 ),
             ));
         }
-        let address_failure = facts.address_failures.get(&key);
-        match facts.address_holders.get(&key) {
+        let address_failure = facts.address_failure;
+        match facts.holders {
             _ if address_failure.is_some() => reasons.push(lookup_failed(
                 &format!("who holds `{external}`"),
-                address_failure.map_or("", String::as_str),
+                address_failure.unwrap_or_default(),
             )),
             Some(holders) => {
                 let others: Vec<&AddressHolder> = holders
@@ -692,12 +988,125 @@ fn block_reasons(
             )),
         }
     }
+    if let Some(prediction) = prediction {
+        reasons.extend(policy_reasons(external, prediction));
+    }
     reasons
+}
+
+/// The invitation policies that would make Graph refuse this row's invitation.
+fn policy_reasons(external: &str, prediction: &Prediction<'_>) -> Vec<Reason> {
+    let mut reasons = Vec::new();
+    if prediction.invitations_disabled {
+        reasons.push(reason(
+            ReasonCode::InvitationsDisabled,
+            "The tenant allows no guest invitations (external collaboration settings: allowInvitesFrom \
+             is `none`), so Graph refuses every invitation. Allow invitations under External Identities > \
+             External collaboration settings first."
+                .into(),
+        ));
+    }
+    let domain = email::domain_of(external).unwrap_or_default();
+    match prediction.domain {
+        DomainVerdict::Allowed => {}
+        DomainVerdict::Denied(listed) => {
+            let which = if listed == domain {
+                format!("`{domain}` is on")
+            } else {
+                format!("`{domain}` is under `{listed}`, which is on")
+            };
+            reasons.push(reason(
+                ReasonCode::DomainBlockedByPolicy,
+                format!(
+                    "{which} this tenant's B2B deny list (External collaboration settings > \
+                     Collaboration restrictions), so Graph refuses the invitation. Take the domain off the \
+                     list, or use the partner's address in another domain."
+                ),
+            ));
+        }
+        DomainVerdict::NotAllowed => reasons.push(reason(
+            ReasonCode::DomainBlockedByPolicy,
+            format!(
+                "`{domain}` is not on this tenant's B2B allow list (External collaboration settings > \
+                 Collaboration restrictions), so Graph refuses the invitation. Add the domain to the list \
+                 first."
+            ),
+        )),
+    }
+    if let Some(Inbound::Blocked {
+        all_users,
+        by_partner,
+    }) = prediction.inbound
+    {
+        let partner = prediction
+            .redemption
+            .partner_tenant
+            .as_ref()
+            .map_or_else(String::new, |t| {
+                format!("{} (tenant {})", t.0.display_name, t.0.tenant_id)
+            });
+        let whom = if all_users {
+            "all of its users"
+        } else {
+            "all of this tenant's applications"
+        };
+        let whose = if by_partner {
+            "the partner's own settings"
+        } else {
+            "the default settings, which apply to it"
+        };
+        reasons.push(reason(
+            ReasonCode::PartnerBlockedByCrossTenantAccess,
+            format!(
+                "Cross-tenant access settings block inbound B2B collaboration with {partner} for {whom} \
+                 ({whose}), so Graph refuses the invitation. Allow it under External Identities > \
+                 Cross-tenant access settings, or leave this row out."
+            ),
+        ));
+    }
+    reasons
+}
+
+/// "holds directory roles (A) and is eligible for (B)", from the roles held and the
+/// roles the user is eligible for, with the two phrasings given.
+fn privileges(held: &[String], eligible: &[String], holds: &str, eligible_for: &str) -> String {
+    match (held, eligible) {
+        (held, []) => format!("{holds} ({})", held.join(", ")),
+        ([], eligible) => format!(
+            "{eligible_for} ({}) through Privileged Identity Management, and can activate them at any time",
+            eligible.join(", ")
+        ),
+        (held, eligible) => format!(
+            "{holds} ({}) and is eligible for ({}) through Privileged Identity Management",
+            held.join(", "),
+            eligible.join(", ")
+        ),
+    }
+}
+
+/// "a member of `Tier 0` and an owner of `Ops`".
+fn role_groups(links: &[RoleGroupLink]) -> String {
+    let parts: Vec<String> = links
+        .iter()
+        .map(|l| {
+            let role = if l.owner { "an owner" } else { "a member" };
+            format!("{role} of the role-assignable group `{}`", l.group)
+        })
+        .collect();
+    parts.join(" and ")
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
 }
 
 /// The verified domain that covers `domain`: itself, or a parent (Entra verifies a
 /// subdomain of a verified domain along with it, so the stricter reading counts those).
-fn verified_domain<'a>(domain: &str, verified: &'a [String]) -> Option<&'a str> {
+pub(crate) fn verified_domain<'a>(domain: &str, verified: &'a [String]) -> Option<&'a str> {
     verified
         .iter()
         .find(|v| {
@@ -713,18 +1122,40 @@ fn convert_actions(
     external: &str,
     options: &PlanOptions,
 ) -> Vec<Action> {
-    let mut actions = Vec::new();
+    let update_mail = !user
+        .mail
+        .as_deref()
+        .is_some_and(|m| email::same_address(m, external));
+    // Room for exactly the actions there will be: a plan of 100,000 rows holds 100,000
+    // of these lists, and one grown by pushing three would have room for four.
+    let set_user_type = options.set_user_type.as_deref().filter(|to| {
+        !user
+            .user_type
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case(to))
+    });
+    // Graph can't change a synced user's password (on-premises AD masters it): the
+    // convert note says to do it there instead.
+    let scramble = options.scramble_password && user.on_premises_sync_enabled != Some(true);
+    let mut actions = Vec::with_capacity(
+        2 + usize::from(options.revoke_sessions)
+            + usize::from(update_mail)
+            + usize::from(options.also_other_mails)
+            + usize::from(set_user_type.is_some())
+            + usize::from(scramble),
+    );
     if options.revoke_sessions {
         actions.push(Action::RevokeSessions);
     }
-    if !user
-        .mail
-        .as_deref()
-        .is_some_and(|m| email::same_address(m, external))
-    {
+    if update_mail {
         actions.push(Action::UpdateMail {
             from: user.mail.clone(),
             to: external.to_owned(),
+        });
+    }
+    if options.also_other_mails {
+        actions.push(Action::AddOtherMail {
+            address: external.to_owned(),
         });
     }
     actions.push(Action::Invite {
@@ -735,11 +1166,23 @@ fn convert_actions(
                 .unwrap_or_else(|| options.default_redirect_url.clone()),
             send_email: !options.never_send_email
                 && row.send_email.unwrap_or(options.default_send_email),
-            message: row.message.clone(),
-            cc: row.cc.clone(),
-            language: row.language.clone(),
+            message: row
+                .message
+                .clone()
+                .or_else(|| options.default_message.clone()),
+            cc: row.cc.clone().or_else(|| options.default_cc.clone()),
+            language: row
+                .language
+                .clone()
+                .or_else(|| options.default_language.clone()),
         },
     });
+    if let Some(to) = set_user_type {
+        actions.push(Action::SetUserType { to: to.to_owned() });
+    }
+    if scramble {
+        actions.push(Action::ScramblePassword);
+    }
     actions.push(Action::Verify);
     actions
 }
@@ -1173,6 +1616,206 @@ mod tests {
     }
 
     #[test]
+    fn eligible_roles_count_as_privileged_with_their_own_words() {
+        let user = member("u26", "ravi@contoso.com");
+        let eligible = |f: &mut Facts| {
+            f.eligible_roles
+                .insert("u26".into(), vec!["User Administrator".into()]);
+        };
+        let entry = decide_with(
+            user.clone(),
+            "ravi@fabrikam.com",
+            eligible,
+            &PlanOptions::new(TENANT),
+        );
+        assert_eq!(codes(&entry), ["privileged_role"]);
+        let message = &entry.reasons[0].message;
+        assert!(
+            message.contains("is eligible for directory roles (User Administrator) through Privileged Identity Management"),
+            "{message}"
+        );
+        assert!(message.contains("Remove the eligibility"), "{message}");
+
+        let both = |f: &mut Facts| {
+            eligible(f);
+            f.roles
+                .insert("u26".into(), vec!["Helpdesk Administrator".into()]);
+        };
+        let entry = decide_with(
+            user.clone(),
+            "ravi@fabrikam.com",
+            both,
+            &PlanOptions::new(TENANT),
+        );
+        assert!(
+            entry.reasons[0].message.contains(
+                "holds directory roles (Helpdesk Administrator) and is eligible for (User Administrator)"
+            ),
+            "{entry:?}"
+        );
+
+        let mut allow = PlanOptions::new(TENANT);
+        allow.allow_privileged = true;
+        let entry = decide_with(user.clone(), "ravi@fabrikam.com", eligible, &allow);
+        assert_eq!(entry.decision, Decision::Convert);
+        assert!(
+            entry.notes[0].starts_with("Eligible for directory roles (User Administrator)")
+                && entry.notes[0].contains("--allow-privileged"),
+            "{:?}",
+            entry.notes
+        );
+
+        let entry = decide_with(
+            user,
+            "ravi@fabrikam.com",
+            |f| {
+                f.eligibility_failures.insert("u26".into(), "boom".into());
+            },
+            &allow,
+        );
+        assert_eq!(codes(&entry), ["lookup_failed"], "never converted unread");
+    }
+
+    #[test]
+    fn role_assignable_group_members_and_owners_are_blocked_unless_allowed() {
+        let link = |owner| crate::preflight::RoleGroupLink {
+            group: "Tier 0 Operators".into(),
+            owner,
+        };
+        let user = member("u27", "tess@contoso.com");
+        let entry = decide_with(
+            user.clone(),
+            "tess@fabrikam.com",
+            |f| {
+                f.role_groups
+                    .insert("u27".into(), vec![link(false), link(true)]);
+            },
+            &PlanOptions::new(TENANT),
+        );
+        assert_eq!(codes(&entry), ["role_assignable_group"]);
+        assert!(entry.reasons[0].message.contains(
+            "a member of the role-assignable group `Tier 0 Operators` and an owner of the role-assignable group `Tier 0 Operators`"
+        ));
+        let mut allow = PlanOptions::new(TENANT);
+        allow.allow_privileged = true;
+        let entry = decide_with(
+            user.clone(),
+            "tess@fabrikam.com",
+            |f| {
+                f.role_groups.insert("u27".into(), vec![link(true)]);
+            },
+            &allow,
+        );
+        assert_eq!(entry.decision, Decision::Convert);
+        assert!(entry.notes[0].starts_with("An owner of the role-assignable group"));
+        let entry = decide_with(
+            user,
+            "tess@fabrikam.com",
+            |f| {
+                f.role_group_failures.insert("u27".into(), "boom".into());
+            },
+            &allow,
+        );
+        assert_eq!(codes(&entry), ["lookup_failed"]);
+    }
+
+    fn preflight_with(
+        change: impl FnOnce(&mut crate::preflight::Preflight),
+    ) -> impl FnOnce(&mut Facts) {
+        move |f: &mut Facts| {
+            f.preflight
+                .partner_tenants
+                .insert("fabrikam.com".into(), None);
+            change(&mut f.preflight);
+        }
+    }
+
+    #[test]
+    fn invitation_policies_block_only_rows_that_would_invite() {
+        use crate::preflight::{
+            CrossTenantSettings, DomainList, PartnerTenant, SharedTenant, Targets,
+        };
+        let options = PlanOptions::new(TENANT);
+        let user = || member("u1", "a@contoso.com");
+        let entry = decide_with(
+            user(),
+            "a@fabrikam.com",
+            preflight_with(|p| p.allow_invites_from = Some("none".into())),
+            &options,
+        );
+        assert_eq!(codes(&entry), ["invitations_disabled"]);
+        let mut invited = user();
+        invited.external_user_state = Some(InvitationState::PendingAcceptance);
+        let entry = decide_with(
+            invited,
+            "a@fabrikam.com",
+            preflight_with(|p| p.allow_invites_from = Some("none".into())),
+            &options,
+        );
+        assert_eq!(entry.decision, Decision::Skip, "nothing is sent for a skip");
+
+        let entry = decide_with(
+            user(),
+            "a@eu.fabrikam.com",
+            preflight_with(|p| {
+                p.domain_list = Some(DomainList {
+                    allowed: vec![],
+                    blocked: vec!["fabrikam.com".into()],
+                });
+            }),
+            &options,
+        );
+        assert_eq!(codes(&entry), ["domain_blocked_by_policy"]);
+        assert!(
+            entry.reasons[0]
+                .message
+                .contains("`eu.fabrikam.com` is under `fabrikam.com`")
+        );
+
+        let tenant = "11111111-1111-4111-8111-111111111111";
+        let blocked = preflight_with(move |p| {
+            p.partner_tenants.insert(
+                "fabrikam.com".into(),
+                Some(SharedTenant(std::sync::Arc::new(PartnerTenant {
+                    tenant_id: tenant.into(),
+                    display_name: "Fabrikam".into(),
+                }))),
+            );
+            p.cross_tenant_default = Some(CrossTenantSettings {
+                inbound_applications: Some(Targets {
+                    access_type: "blocked".into(),
+                    targets: vec!["AllApplications".into()],
+                }),
+                ..CrossTenantSettings::default()
+            });
+            p.cross_tenant_partners.insert(tenant.into(), None);
+        });
+        let entry = decide_with(user(), "a@fabrikam.com", blocked, &options);
+        assert_eq!(codes(&entry), ["partner_blocked_by_cross_tenant_access"]);
+        assert!(entry.reasons[0].message.contains(
+            "Fabrikam (tenant 11111111-1111-4111-8111-111111111111) for all of this tenant's applications (the default settings"
+        ));
+        assert_eq!(
+            entry.redemption.map(|r| r.method),
+            Some(crate::preflight::RedemptionMethod::Entra)
+        );
+    }
+
+    #[test]
+    fn no_redemption_for_own_or_invalid_addresses() {
+        let entry = decide(member("u1", "a@contoso.com"), "a@eu.contoso.com");
+        assert_eq!(entry.redemption, None);
+        let entry = decide(member("u1", "a@contoso.com"), "not an address");
+        assert_eq!(entry.redemption, None);
+        let entry = decide(member("u1", "a@contoso.com"), "a@fabrikam.com");
+        assert_eq!(
+            entry.redemption.map(|r| r.method),
+            Some(crate::preflight::RedemptionMethod::Unknown),
+            "nothing was looked up"
+        );
+    }
+
+    #[test]
     fn account_disabled() {
         let mut user = member("u12", "megan@contoso.com");
         user.account_enabled = Some(false);
@@ -1216,6 +1859,101 @@ mod tests {
         let blocked = decide(member("u1", "a@contoso.com"), "a@contoso.com");
         let json = serde_json::to_value(&blocked).unwrap();
         assert_eq!(json["reasons"][0]["code"], "external_domain_is_verified");
+        assert!(json.get("redemption").is_none(), "none for an own domain");
+    }
+
+    #[test]
+    fn journals_written_before_the_preflight_still_read() {
+        let mut old = serde_json::to_value(decide(
+            member("u1", "adele@contoso.com"),
+            "adele@fabrikam.com",
+        ))
+        .unwrap();
+        assert_eq!(old["redemption"]["method"], "unknown");
+        old.as_object_mut().unwrap().remove("redemption");
+        let entry: PlanEntry = serde_json::from_value(old).unwrap();
+        assert_eq!(entry.redemption, None);
+        let plan: Plan = serde_json::from_value(serde_json::json!({"entries": []})).unwrap();
+        assert!(plan.findings.is_empty());
+    }
+
+    /// The duplicate detection as it was, one sorted map of every key: what the
+    /// hashed grouping must reproduce, sentence for sentence.
+    fn duplicates_by_sorted_maps(rows: &[InputRow], facts: &Facts) -> HashMap<usize, String> {
+        let mut by_user: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        let mut by_address: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for (index, row) in rows.iter().enumerate() {
+            by_user.entry(facts.user_key(row)).or_default().push(index);
+            by_address
+                .entry(row.external_email.trim().to_lowercase())
+                .or_default()
+                .push(index);
+        }
+        let mut found: HashMap<usize, Vec<String>> = HashMap::new();
+        let mut note = |group: &[usize], what: &str| {
+            if group.len() < 2 {
+                return;
+            }
+            for &index in group {
+                let others: Vec<String> = group
+                    .iter()
+                    .filter(|&&other| other != index)
+                    .map(|&other| rows[other].line.to_string())
+                    .collect();
+                found
+                    .entry(index)
+                    .or_default()
+                    .push(format!("{what} also on line {}", others.join(", ")));
+            }
+        };
+        for group in by_user.values() {
+            note(group, "the same user is");
+        }
+        for group in by_address.values() {
+            note(group, "the same external address is");
+        }
+        found
+            .into_iter()
+            .map(|(index, parts)| {
+                (
+                    index,
+                    format!(
+                        "{}; the tool cannot know which row is right. Keep one row per user and per address.",
+                        parts.join(" and ")
+                    ),
+                )
+            })
+            .collect()
+    }
+
+    proptest::proptest! {
+        /// Whatever the overlaps of users (by id, by other references to them, unknown)
+        /// and of addresses (in any case, with spaces), and even when every key hashes
+        /// alike, the duplicates found are those of the sorted maps, word for word.
+        #[test]
+        fn hashed_duplicates_match_the_sorted_maps(
+            picks in proptest::collection::vec((0..8usize, 0..6usize), 0..40),
+        ) {
+            const REFERENCES: [&str; 8] = [
+                "u1", "U1", "a@contoso.com", "A@Contoso.com ", "u2", "ghost@contoso.com",
+                "Ghost@contoso.com", "b@contoso.com",
+            ];
+            const ADDRESSES: [&str; 6] = [
+                "p@fabrikam.com", "P@Fabrikam.com", " p@fabrikam.com", "q@fabrikam.com",
+                "not an address", "r@fabrikam.com",
+            ];
+            let rows: Vec<InputRow> = picks
+                .iter()
+                .enumerate()
+                .map(|(i, &(who, address))| row(i as u64 + 2, REFERENCES[who], ADDRESSES[address]))
+                .collect();
+            let users = [member("u1", "a@contoso.com"), member("u2", "b@contoso.com")];
+            let facts = facts(&users, &rows);
+            let expected = duplicates_by_sorted_maps(&rows, &facts);
+            let key = |_: usize, row: &InputRow| facts.user_key(row);
+            proptest::prop_assert_eq!(&duplicate_rows(&rows, key), &expected);
+            proptest::prop_assert_eq!(&duplicate_rows_hashed(&rows, key, |_| 7), &expected);
+        }
     }
 
     /// A random small tenant and input, for the safety property below.
@@ -1317,6 +2055,30 @@ mod tests {
                 if spec.0[3] {
                     facts.role_failures.insert(id.clone(), "429".into());
                 }
+                // The roles byte's upper bits: PIM eligibility and role-assignable groups.
+                match spec.2 / 8 % 8 {
+                    1 => {
+                        facts
+                            .eligible_roles
+                            .insert(id.clone(), vec!["User Administrator".into()]);
+                    }
+                    2 => {
+                        facts.role_groups.insert(
+                            id.clone(),
+                            vec![crate::preflight::RoleGroupLink {
+                                group: "Tier 0".into(),
+                                owner: spec.2 >= 128,
+                            }],
+                        );
+                    }
+                    3 => {
+                        facts.eligibility_failures.insert(id.clone(), "500".into());
+                    }
+                    4 => {
+                        facts.role_group_failures.insert(id.clone(), "500".into());
+                    }
+                    _ => {}
+                }
                 facts.users.insert(id, facts_user);
             }
             for (address, &(kind, holder, failed)) in ADDRESSES.iter().zip(addresses) {
@@ -1365,6 +2127,57 @@ mod tests {
 
         /// The blocking rule that covers row `index`, if any: an independent restatement
         /// of what must never be converted.
+        /// The tenant's policies: 0 none read, 1 invitations disabled, 2 fabrikam.com
+        /// deny-listed, 3 northwind.com's tenant blocked by cross-tenant access, 4 an allow
+        /// list of northwind.com only.
+        fn policies(variant: u8) -> crate::preflight::Preflight {
+            use crate::preflight::{
+                CrossTenantSettings, DomainList, PartnerTenant, Preflight, SharedTenant, Targets,
+            };
+            let mut preflight = Preflight::default();
+            let northwind = "11111111-1111-4111-8111-111111111111";
+            preflight.partner_tenants.insert(
+                "northwind.com".into(),
+                Some(SharedTenant(std::sync::Arc::new(PartnerTenant {
+                    tenant_id: northwind.into(),
+                    display_name: "Northwind".into(),
+                }))),
+            );
+            preflight
+                .partner_tenants
+                .insert("fabrikam.com".into(), None);
+            match variant {
+                1 => preflight.allow_invites_from = Some("none".into()),
+                2 => {
+                    preflight.domain_list = Some(DomainList {
+                        allowed: vec![],
+                        blocked: vec!["fabrikam.com".into()],
+                    });
+                }
+                3 => {
+                    preflight.cross_tenant_default = Some(CrossTenantSettings::default());
+                    preflight.cross_tenant_partners.insert(
+                        northwind.into(),
+                        Some(CrossTenantSettings {
+                            inbound_users: Some(Targets {
+                                access_type: "blocked".into(),
+                                targets: vec!["AllUsers".into()],
+                            }),
+                            ..CrossTenantSettings::default()
+                        }),
+                    );
+                }
+                4 => {
+                    preflight.domain_list = Some(DomainList {
+                        allowed: vec!["northwind.com".into()],
+                        blocked: vec![],
+                    });
+                }
+                _ => {}
+            }
+            preflight
+        }
+
         fn blocking_rule(
             index: usize,
             rows: &[InputRow],
@@ -1419,10 +2232,42 @@ mod tests {
                 }
                 Some(_) => {}
             }
+            if facts.eligibility_failures.contains_key(&user.id)
+                || facts.role_group_failures.contains_key(&user.id)
+            {
+                return Some("eligibility or role-assignable groups unreadable");
+            }
+            if !allow_privileged
+                && (facts.eligible_roles.contains_key(&user.id)
+                    || facts.role_groups.contains_key(&user.id))
+            {
+                return Some("eligible for a role, or in a role-assignable group");
+            }
             if user.account_enabled == Some(false) {
                 return Some("disabled");
             }
             let domain = key.rsplit_once('@').map_or("", |(_, d)| d);
+            let own = facts
+                .verified_domains
+                .iter()
+                .any(|v| domain == v || domain.ends_with(&format!(".{v}")));
+            if !own {
+                let preflight = &facts.preflight;
+                if preflight.allow_invites_from.as_deref() == Some("none") {
+                    return Some("invitations disabled");
+                }
+                if let Some(list) = &preflight.domain_list {
+                    if list.blocked.iter().any(|b| domain == b) {
+                        return Some("deny-listed domain");
+                    }
+                    if !list.allowed.is_empty() && !list.allowed.iter().any(|a| domain == a) {
+                        return Some("not on the allow list");
+                    }
+                }
+                if domain == "northwind.com" && !preflight.cross_tenant_partners.is_empty() {
+                    return Some("partner blocked by cross-tenant access");
+                }
+            }
             if facts
                 .verified_domains
                 .iter()
@@ -1464,8 +2309,10 @@ mod tests {
                 verified in prop::array::uniform2(prop::bool::weighted(0.3)),
                 rows in prop::collection::vec((0..6usize, 0..ADDRESSES.len()), 1..6),
                 allow_privileged in any::<bool>(),
+                policy in 0..5u8,
             ) {
-                let (facts, rows) = tenant(&users, &lookups, &addresses, verified, &rows);
+                let (mut facts, rows) = tenant(&users, &lookups, &addresses, verified, &rows);
+                facts.preflight = policies(policy);
                 let mut options = PlanOptions::new(TENANT);
                 options.allow_privileged = allow_privileged;
                 let plan = plan(&rows, &facts, &options);

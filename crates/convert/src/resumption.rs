@@ -148,6 +148,7 @@ mod tests {
             reasons: vec![],
             notes: vec![],
             actions: vec![Action::Verify],
+            redemption: None,
         };
         let plan = Plan {
             entries: vec![
@@ -155,6 +156,7 @@ mod tests {
                 entry(3, Decision::Convert),
                 entry(4, Decision::Skip),
             ],
+            findings: Vec::new(),
         };
         let options = PlanOptions::new("t");
         let run = journal

@@ -123,12 +123,31 @@ vocabulary! {
         RevokeSessions = "revoke_sessions",
         /// `PATCH /users/{id}` with the external address as `mail`.
         UpdateMail = "update_mail",
+        /// `PATCH /users/{id}` adding the external address to `otherMails`.
+        AddOtherMail = "add_other_mail",
         /// `POST /invitations` with `invitedUser.id`.
         Invite = "invite",
+        /// `PATCH /users/{id}` with `userType` (`--user-type guest`).
+        SetUserType = "set_user_type",
+        /// `PATCH /users/{id}` with a random password nobody is told.
+        ScramblePassword = "scramble_password",
         /// Read-back of `externalUserState`.
         Verify = "verify",
         /// A fresh invitation for a pending user (`reinvite`).
         Reinvite = "reinvite",
+        /// `POST /beta/users/{id}/convertExternalToInternalMemberUser` (`revert`).
+        Revert = "revert",
+    }
+}
+
+vocabulary! {
+    /// Which command a run recorded: `apply`'s conversions or `revert`'s. Journals written
+    /// before runs had a kind hold only `convert` runs.
+    pub enum RunKind as "run kind" {
+        /// `apply`: internal users converted to B2B collaboration users.
+        Convert = "convert",
+        /// `revert`: B2B users converted back to internal members.
+        Revert = "revert",
     }
 }
 
@@ -222,6 +241,21 @@ impl InvitationState {
         }
     }
 
+    /// Plain words for where a user's invitation stands, as a journal records it: the
+    /// one wording the report's counts and table (and anything else shown to people)
+    /// share. `recorded` is the state as last recorded, `None` when Graph showed none;
+    /// `checked` says whether Graph has been read since the invitation was sent.
+    ///
+    /// An invitation is recorded as pending when it is sent, before anyone has looked:
+    /// until Graph is read back that is an assumption, and is said as one.
+    pub fn describe(recorded: Option<&InvitationState>, checked: bool) -> &str {
+        match recorded {
+            Some(InvitationState::PendingAcceptance) if !checked => "Not checked yet",
+            Some(state) => state.label(),
+            None => "No invitation found",
+        }
+    }
+
     /// Whether the invitation is still waiting for the partner.
     pub fn is_pending(&self) -> bool {
         *self == InvitationState::PendingAcceptance
@@ -285,6 +319,9 @@ mod tests {
         for result in StepResult::ALL {
             assert_eq!(result.as_str().parse::<StepResult>(), Ok(*result));
         }
+        for kind in RunKind::ALL {
+            assert_eq!(kind.as_str().parse::<RunKind>(), Ok(*kind));
+        }
     }
 
     #[test]
@@ -322,5 +359,43 @@ mod tests {
         assert_eq!(json, "\"PendingAcceptance\"");
         assert!(InvitationState::Accepted.is_invited());
         assert!(!InvitationState::Deleted.is_invited());
+    }
+
+    #[test]
+    fn invitation_states_have_plain_words_and_never_graphs_spelling() {
+        let pending = InvitationState::PendingAcceptance;
+        assert_eq!(pending.label(), "Waiting for the partner");
+        assert_eq!(InvitationState::Accepted.label(), "Accepted");
+        assert_eq!(InvitationState::Deleted.label(), "User deleted");
+        // A value Graph may add later is shown as Graph spells it: guessing is worse.
+        assert_eq!(InvitationState::parse("Revoked").label(), "Revoked");
+
+        assert_eq!(
+            InvitationState::describe(Some(&pending), true),
+            "Waiting for the partner"
+        );
+        assert_eq!(
+            InvitationState::describe(Some(&pending), false),
+            "Not checked yet",
+            "recorded when sent, never read back: an assumption"
+        );
+        assert_eq!(
+            InvitationState::describe(Some(&InvitationState::Accepted), false),
+            "Accepted"
+        );
+        assert_eq!(InvitationState::describe(None, true), "No invitation found");
+        for state in [
+            InvitationState::PendingAcceptance,
+            InvitationState::Accepted,
+            InvitationState::Deleted,
+        ] {
+            for checked in [false, true] {
+                let words = InvitationState::describe(Some(&state), checked);
+                assert!(
+                    !words.contains("PendingAcceptance"),
+                    "{state}: Graph's spelling shown"
+                );
+            }
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! The live directory: the tenant's objects as the emulator changes them, plus what the
-//! emulator records for tests (invitations, outgoing messages, redeem tokens).
+//! emulator records for tests (invitations, outgoing messages, redeem tokens), and the
+//! tenant's policies, which tests may change while it runs.
 //!
 //! Users, groups and contacts are kept as Graph-shaped JSON objects (`serde_json::Map`), so
 //! any property of Graph's schema survives a round trip. Each collection carries the indexes
@@ -12,7 +13,10 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::index::Collection;
-use crate::query::{CONTACTS, GROUPS, USERS};
+use crate::membership::Membership;
+use crate::partners::PartnerTenant;
+use crate::policy::Policies;
+use crate::query::{CONTACTS, GROUPS, ROLE_ELIGIBILITY_INSTANCES, USERS};
 use crate::tenant::{DirectoryRole, Tenant};
 
 /// One `POST /invitations` the directory accepted.
@@ -40,12 +44,28 @@ pub struct InvitationRecord {
     /// Where the partner lands after accepting (`inviteRedirectUrl`).
     #[serde(skip)]
     pub(crate) redirect_url: String,
+    /// The one-time passcode last emailed for this invitation and when, while the partner
+    /// redeems with email OTP.
+    #[serde(skip)]
+    pub(crate) passcode: Option<(String, jiff::Timestamp)>,
 }
 
-/// One invitation email the emulator "sent".
+/// What an outgoing message is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum MessageKind {
+    /// The invitation email (`sendInvitationMessage: true`).
+    Invitation,
+    /// The one-time passcode email of an OTP redemption.
+    OneTimePasscode,
+}
+
+/// One email the emulator "sent": an invitation, or a one-time passcode.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageRecord {
+    /// Invitation or one-time passcode.
+    pub kind: MessageKind,
     /// Recipient.
     pub to: String,
     /// The (at most one) cc recipient.
@@ -60,6 +80,9 @@ pub struct MessageRecord {
     pub invite_redeem_url: String,
     /// When it was sent.
     pub sent_date_time: String,
+    /// The one-time passcode, in a passcode email.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub passcode: Option<String>,
 }
 
 /// The mutable tenant.
@@ -85,6 +108,14 @@ pub struct Directory {
     pub messages: Vec<MessageRecord>,
     /// Successful invitation requests so far (for `blockInvitesAfter`).
     pub accepted_invitations: u64,
+    /// Groups' members and owners.
+    pub membership: Membership,
+    /// PIM role eligibilities (`unifiedRoleEligibilityScheduleInstance` objects).
+    pub role_eligibility: Collection,
+    /// The partner tenants; `None` when the tenant file doesn't model partners.
+    pub partner_tenants: Option<Vec<PartnerTenant>>,
+    /// The external-collaboration policies (changeable at runtime).
+    pub policies: Policies,
 }
 
 /// The current time in Graph's format (`2024-05-01T10:00:00Z`).
@@ -112,7 +143,19 @@ impl Directory {
             invitations: Vec::new(),
             messages: Vec::new(),
             accepted_invitations: 0,
+            membership: tenant.membership.clone(),
+            role_eligibility: Collection::new(
+                tenant.role_eligibility.clone(),
+                ROLE_ELIGIBILITY_INSTANCES.indexed,
+            ),
+            partner_tenants: tenant.partner_tenants.clone(),
+            policies: tenant.policies.clone(),
         }
+    }
+
+    /// The partner tenant that verified `domain`, when partners are modelled.
+    pub fn partner_for_domain(&self, domain: &str) -> Option<&PartnerTenant> {
+        crate::partners::find(self.partner_tenants.as_deref()?, domain)
     }
 
     /// Index of the user with this object id or userPrincipalName (case-insensitive).

@@ -4,7 +4,9 @@
 //! Order, as Graph does it: the token is checked first (an unauthenticated request is not
 //! charged to any app), then the request is classified ([`crate::throttle::classify`]) and
 //! admitted, then the [`Principal`] is put into the request's extensions for the route.
-//! Permission checks (403) are the routes' business (`Principal::require_any`).
+//! Permission checks (403) are the routes' business (`Principal::require_any`). For a
+//! delegated token the gate also looks up the signed-in user's directory roles in the live
+//! directory, since Graph authorizes a delegated call by the user's rights too.
 //!
 //! With the simulation's `retryAfterS` (long Retry-After mode), every 429 carries
 //! `Retry-After: N` instead of the throttle's computed wait: the throttle itself is
@@ -22,7 +24,9 @@ use axum::http::header::RETRY_AFTER;
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use parking_lot::RwLock;
 
+use crate::directory::Directory;
 use crate::error::{GraphError, RequestIds};
 use crate::principal::Principal;
 use crate::throttle::{Throttle, Throttled, classify};
@@ -37,6 +41,8 @@ pub struct Gate {
     pub throttle: Arc<Throttle>,
     /// `retryAfterS`: the `Retry-After` every 429 carries, in whole seconds.
     pub retry_after_s: Option<u64>,
+    /// The live directory, for the directory roles of a delegated token's user.
+    pub dir: Arc<RwLock<Directory>>,
 }
 
 /// The 429 response: Graph's error body with `innerError.code` "429" (as in
@@ -74,6 +80,9 @@ pub async fn gate(State(gate): State<Gate>, mut request: Request, next: Next) ->
     let principal = match request.extensions().get::<Principal>() {
         Some(principal) => principal.clone(),
         None => match gate.tokens.verify_bearer(request.headers()) {
+            Ok(principal) if principal.delegated.is_some() => {
+                principal.with_user_roles(&gate.dir.read())
+            }
             Ok(principal) => principal,
             Err(error) => return error_response(error, &ids),
         },

@@ -8,7 +8,22 @@
 //! `GET /_emulator/state` shows the whole tenant, the invitations, the emails sent and a log
 //! of the last `/v1.0` requests (a bounded ring) with per-route counters.
 //!
-//! Modules: [`tenant`] (the tenant file), [`schema`] (Graph's v1.0 schema), [`directory`]
+//! Sign-in: client secrets, certificate assertions and federated tokens (workload identity
+//! federation, with the emulator as the external issuer at `{root}_federation`) at the token
+//! endpoint; delegated user tokens with `scp` minted at `POST /_emulator/tokens/delegated`
+//! (what the Azure CLI would hold); and, with [`EmulatorConfig::managed_identity`], the
+//! App Service and IMDS managed identity endpoints on a second listener
+//! ([`RunningEmulator::managed_identity`]). See [`token`] and
+//! [`routes::managed_identity`].
+//!
+//! Pre-flight surface: partner tenants ([`partners`], `findTenantInformationByDomainName`),
+//! the external-collaboration policies ([`policy`]: authorization policy, cross-tenant
+//! access, email OTP, the beta B2B allow/deny list), PIM eligibilities ([`eligibility`],
+//! [`role_definitions`]) and group members and owners ([`membership`]); invitations are
+//! refused and redemption acted out by those policies.
+//!
+//! Modules: [`tenant`] (the tenant file) with its [`application`] and [`managed_identity`]
+//! entries, [`schema`] (Graph's v1.0 schema), [`directory`]
 //! (live state) and its [`index`], [`query`] (OData options), [`routes`] (handlers), [`request_log`]; the gate
 //! helper's [`token`], [`gate`], [`throttle`], [`simulation`]; the HTTP edge: [`limits`]
 //! (size limits, Graph's body on every refusal), [`serve`] (accept loop) and [`tls`].
@@ -16,14 +31,20 @@
 pub mod application;
 mod clock;
 pub mod directory;
+pub mod eligibility;
 pub mod error;
 pub mod gate;
 mod hash;
 pub mod index;
 pub mod limits;
+pub mod managed_identity;
+pub mod membership;
+pub mod partners;
+pub mod policy;
 pub mod principal;
 pub mod query;
 pub mod request_log;
+pub mod role_definitions;
 pub mod routes;
 pub mod schema;
 pub mod serve;
@@ -40,7 +61,8 @@ use std::sync::Arc;
 use parking_lot::{Mutex, RwLock};
 use url::Url;
 
-pub use application::Application;
+pub use application::{Application, FederatedIdentityCredential};
+pub use managed_identity::{ManagedIdentity, ManagedIdentityKind};
 pub use simulation::{Simulation, SimulationOverrides};
 pub use tenant::{Tenant, TenantError};
 
@@ -61,6 +83,10 @@ pub struct EmulatorConfig {
     pub tls_dir: Option<PathBuf>,
     /// Command-line overrides of the tenant file's `simulation` section.
     pub overrides: SimulationOverrides,
+    /// Also serve the managed identity endpoints (App Service and IMDS protocols) on a
+    /// second listener: same IP, a free port, plain HTTP even when `tls_dir` is set (the
+    /// real endpoints are local HTTP). See [`RunningEmulator::managed_identity`].
+    pub managed_identity: bool,
 }
 
 impl Default for EmulatorConfig {
@@ -69,8 +95,29 @@ impl Default for EmulatorConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             tls_dir: None,
             overrides: SimulationOverrides::default(),
+            managed_identity: false,
         }
     }
+}
+
+/// Where a workload finds the emulator's managed identity endpoints: what its host would
+/// put in the environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManagedIdentityEndpoint {
+    /// `IDENTITY_ENDPOINT` of the App Service protocol: `http://127.0.0.1:P/msi/token`.
+    pub identity_endpoint: Url,
+    /// `IDENTITY_HEADER`: the `X-IDENTITY-HEADER` value, a secret generated per run.
+    pub identity_header: String,
+    /// What `AZURE_POD_IDENTITY_AUTHORITY_HOST` is set to for the IMDS protocol:
+    /// `http://127.0.0.1:P`; clients append `/metadata/identity/oauth2/token`.
+    pub imds_authority_host: Url,
+}
+
+/// The managed identity listener while it runs.
+struct ManagedIdentityServer {
+    endpoint: ManagedIdentityEndpoint,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
 }
 
 /// Why the emulator could not start.
@@ -105,6 +152,7 @@ pub struct RunningEmulator {
     weather: Arc<SimulationState>,
     stop: tokio::sync::oneshot::Sender<()>,
     task: Option<tokio::task::JoinHandle<()>>,
+    managed_identity: Option<ManagedIdentityServer>,
 }
 
 impl std::fmt::Debug for RunningEmulator {
@@ -132,6 +180,31 @@ impl RunningEmulator {
         self.ca_pem.as_deref()
     }
 
+    /// The issuer URL of the emulator's federation issuer (`{root}_federation`), for the
+    /// `issuer` of federated identity credentials.
+    pub fn federation_issuer(&self) -> String {
+        self.app.tokens.federation_issuer()
+    }
+
+    /// Adds a federated identity credential to a registered application while running
+    /// (the same as `POST /_emulator/applications/{clientId}/federatedIdentityCredentials`);
+    /// an error names the unknown application or the field at fault.
+    pub fn add_federated_identity_credential(
+        &self,
+        client_id: &str,
+        credential: FederatedIdentityCredential,
+    ) -> Result<(), String> {
+        self.app
+            .tokens
+            .add_federated_identity_credential(client_id, credential)
+    }
+
+    /// The managed identity endpoints, when started with
+    /// [`EmulatorConfig::managed_identity`].
+    pub fn managed_identity(&self) -> Option<ManagedIdentityEndpoint> {
+        self.managed_identity.as_ref().map(|m| m.endpoint.clone())
+    }
+
     /// The token service, for tests that need a token the endpoint never issues (an
     /// expired one, via `mint_expired_for_tests`).
     #[doc(hidden)]
@@ -151,17 +224,28 @@ impl RunningEmulator {
         Ok(routes::admin::state_value(&self.app, &query))
     }
 
+    /// Changes the tenant's policies while running: `replace` = `PUT /_emulator/policies`
+    /// (the whole section), else `PATCH` (only the sections `policies` names). An error
+    /// names the JSON path at fault, and nothing changes then.
+    pub fn set_policies(&self, policies: &serde_json::Value, replace: bool) -> Result<(), String> {
+        routes::emulator_policies::apply(&self.app, policies, replace)
+    }
+
     /// Stops injecting faults and stalls (latency and throttling stay): for a test that
     /// resumes a run once Graph has recovered.
     pub fn calm(&self) {
         self.weather.calm();
     }
 
-    /// Stops accepting connections and waits for the server task to end.
+    /// Stops accepting connections and waits for the server tasks to end.
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(());
         if let Some(task) = self.task.take() {
             let _ = task.await;
+        }
+        if let Some(server) = self.managed_identity.take() {
+            let _ = server.stop.send(());
+            let _ = server.task.await;
         }
     }
 }
@@ -175,7 +259,7 @@ impl RunningEmulator {
 /// let emulator = start(Tenant::demo(), EmulatorConfig::default()).await.unwrap();
 /// assert_eq!(emulator.tenant_id(), "8f9c6a7e-2b1d-4c3e-9a5f-0d1e2f3a4b5c");
 /// assert!(emulator.url().as_str().starts_with("http://127.0.0.1:"));
-/// assert_eq!(emulator.state()["users"].as_array().unwrap().len(), 25);
+/// assert_eq!(emulator.state()["users"].as_array().unwrap().len(), 31);
 /// emulator.shutdown().await;
 /// # });
 /// ```
@@ -218,18 +302,26 @@ pub async fn start(
             tenant.tenant_id(),
             tenant.verified_domains(),
             tenant.applications(),
+            tenant.managed_identities(),
         )
         .map_err(EmulatorError::Token)?,
     );
+    let managed_identity = if config.managed_identity {
+        Some(start_managed_identity(addr.ip(), &host, tokens.clone()).await?)
+    } else {
+        None
+    };
+    let dir = Arc::new(RwLock::new(Directory::new(&tenant)));
     let throttle = Arc::new(Throttle::new(simulation.throttle, tenant.user_count()));
     let gate_state = Gate {
         tokens: tokens.clone(),
         throttle: throttle.clone(),
         retry_after_s: simulation.retry_after_s,
+        dir: dir.clone(),
     };
     let tenant_id = tenant.tenant_id().to_owned();
     let app = AppState {
-        dir: Arc::new(RwLock::new(Directory::new(&tenant))),
+        dir,
         log: Arc::new(Mutex::new(RequestLog::new(simulation.request_log))),
         tenant: Arc::new(tenant),
         root: url.to_string(),
@@ -263,6 +355,54 @@ pub async fn start(
         ca_pem,
         app,
         weather,
+        stop,
+        task,
+        managed_identity,
+    })
+}
+
+/// Binds the managed identity listener on `ip`, port 0, and serves both protocols there
+/// over plain HTTP until the emulator shuts down.
+async fn start_managed_identity(
+    ip: std::net::IpAddr,
+    host: &str,
+    tokens: Arc<TokenService>,
+) -> Result<ManagedIdentityServer, EmulatorError> {
+    let listen = SocketAddr::new(ip, 0);
+    let bind_error = |error| EmulatorError::Bind {
+        addr: listen,
+        error,
+    };
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(bind_error)?;
+    let port = listener.local_addr().map_err(bind_error)?.port();
+    let bad_url =
+        |e: url::ParseError| EmulatorError::Token(format!("bad managed identity URL: {e}"));
+    let authority = Url::parse(&format!("http://{host}:{port}")).map_err(bad_url)?;
+    let identity_endpoint = authority
+        .join(routes::managed_identity::APP_SERVICE_PATH)
+        .map_err(bad_url)?;
+    // A fresh secret per run, as the platform rotates IDENTITY_HEADER.
+    let identity_header = uuid::Uuid::new_v4()
+        .simple()
+        .to_string()
+        .to_ascii_uppercase();
+    let router = routes::managed_identity::router(routes::managed_identity::ManagedIdentityState {
+        tokens,
+        identity_header: Arc::from(identity_header.as_str()),
+    });
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let shutdown = async move {
+        let _ = stopped.await;
+    };
+    let task = tokio::spawn(serve::serve(listener, router, None, shutdown));
+    Ok(ManagedIdentityServer {
+        endpoint: ManagedIdentityEndpoint {
+            identity_endpoint,
+            identity_header,
+            imds_authority_host: authority,
+        },
         stop,
         task,
     })

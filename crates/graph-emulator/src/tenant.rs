@@ -1,6 +1,8 @@
-//! The tenant file: a JSON description of one Entra tenant (domains, applications, users,
-//! groups, contacts, directory roles, simulation settings), parsed and validated before the
-//! emulator serves it. The format is documented with a full example in the crate README.
+//! The tenant file: a JSON description of one Entra tenant (domains, applications, managed
+//! identities, users, groups with their members and owners, contacts, directory roles, PIM
+//! role eligibilities, partner tenants, external-collaboration policies, simulation
+//! settings), parsed and validated before the emulator serves it. The format is documented
+//! with a full example in the crate README.
 //!
 //! Validation is strict, because a typo in a tenant file would otherwise become a property
 //! Graph never returns: every unknown field and every value of the wrong JSON type is an
@@ -9,6 +11,20 @@
 //! schema ([`crate::schema`]). Also refused: missing or duplicate ids (across all objects),
 //! duplicate userPrincipalNames (case-insensitive), role members that are not users, a
 //! tenant without a `*.onmicrosoft.com` domain, malformed or duplicate domain names.
+//!
+//! Credentials are checked too: an application's `federatedIdentityCredentials` by
+//! [`crate::application::FederatedIdentityCredential::check`] (Microsoft's rules), and
+//! `managedIdentities` need GUID-shaped
+//! client ids, unique across identities *and* applications (stricter: one client id names
+//! one service principal), and at most one `systemAssigned` entry (a host has one).
+//!
+//! The sections for the pre-flight are checked by their own modules: `partnerTenants`
+//! ([`crate::partners`]), `policies` ([`crate::policy`]), `roleEligibilityScheduleInstances`
+//! ([`crate::eligibility`]) and a group's `members` / `owners` ([`crate::membership`],
+//! which takes them out of the group object first: they are relationships, which Graph's
+//! schema refuses inline). Each is optional; left out, the tenant behaves as before they
+//! existed (no partners modelled, Microsoft's default policies, no eligibilities, no
+//! members).
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -17,8 +33,13 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use crate::application::Application;
+use crate::eligibility::{self, Principals};
 use crate::hash::FastSet;
 use crate::index::Object;
+use crate::managed_identity::{ManagedIdentity, ManagedIdentityKind};
+use crate::membership::{self, GroupLinks, Membership};
+use crate::partners::{self, PartnerTenant};
+use crate::policy::Policies;
 use crate::schema::schema;
 use crate::simulation::Simulation;
 
@@ -76,6 +97,7 @@ pub struct Tenant {
     pub(crate) tenant_id: String,
     pub(crate) verified_domains: Vec<String>,
     pub(crate) applications: Vec<Application>,
+    pub(crate) managed_identities: Vec<ManagedIdentity>,
     // Shared with the live directory, which copies an object only when it changes it: a
     // deep copy of 100,000 users took ~0.3 s of every start and reset.
     pub(crate) users: Vec<Arc<Object>>,
@@ -83,6 +105,11 @@ pub struct Tenant {
     pub(crate) org_contacts: Vec<Arc<Object>>,
     pub(crate) directory_roles: Vec<DirectoryRole>,
     pub(crate) simulation: Simulation,
+    /// `None` when the file has no `partnerTenants` (partners are not modelled).
+    pub(crate) partner_tenants: Option<Vec<PartnerTenant>>,
+    pub(crate) policies: Policies,
+    pub(crate) role_eligibility: Vec<Arc<Object>>,
+    pub(crate) membership: Membership,
 }
 
 impl Tenant {
@@ -122,11 +149,16 @@ impl Tenant {
                     tenant_id: "00000000-0000-0000-0000-000000000000".into(),
                     verified_domains: vec!["invalid.onmicrosoft.com".into()],
                     applications: Vec::new(),
+                    managed_identities: Vec::new(),
                     users: Vec::new(),
                     groups: Vec::new(),
                     org_contacts: Vec::new(),
                     directory_roles: Vec::new(),
                     simulation: Simulation::default(),
+                    partner_tenants: None,
+                    policies: Policies::default(),
+                    role_eligibility: Vec::new(),
+                    membership: Membership::default(),
                 }
             }
         }
@@ -140,6 +172,11 @@ impl Tenant {
     /// The application registrations that may ask for tokens.
     pub fn applications(&self) -> &[Application] {
         &self.applications
+    }
+
+    /// The managed identities whose tokens the emulator's managed identity endpoints issue.
+    pub fn managed_identities(&self) -> &[ManagedIdentity] {
+        &self.managed_identities
     }
 
     /// Verified domain names, in file order.
@@ -161,6 +198,11 @@ impl Tenant {
     pub fn simulation(&self) -> &Simulation {
         &self.simulation
     }
+
+    /// The `partnerTenants` section (`None` when absent: partners are not modelled).
+    pub fn partner_tenants(&self) -> Option<&[PartnerTenant]> {
+        self.partner_tenants.as_deref()
+    }
 }
 
 pub(crate) fn initial_domain(domains: &[String]) -> Option<&str> {
@@ -170,20 +212,37 @@ pub(crate) fn initial_domain(domains: &[String]) -> Option<&str> {
         .map(String::as_str)
 }
 
-type Invalid = (String, String);
+/// A refusal of a tenant file: the JSON path of the bad field and what is wrong.
+pub(crate) type Invalid = (String, String);
 
-fn invalid(path: impl Into<String>, message: impl Into<String>) -> Invalid {
+/// An [`Invalid`] from a path and a message.
+pub(crate) fn invalid(path: impl Into<String>, message: impl Into<String>) -> Invalid {
     (path.into(), message.into())
+}
+
+/// Whether `name` looks like a DNS domain name: letters, digits, `-` and `.`, with a dot
+/// inside and none at either end.
+pub(crate) fn is_domain_name(name: &str) -> bool {
+    name.contains('.')
+        && !name.starts_with('.')
+        && !name.ends_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
 }
 
 const TOP_LEVEL: &[&str] = &[
     "tenantId",
     "verifiedDomains",
     "applications",
+    "managedIdentities",
     "users",
     "groups",
     "orgContacts",
     "directoryRoles",
+    "roleEligibilityScheduleInstances",
+    "partnerTenants",
+    "policies",
     "simulation",
 ];
 
@@ -208,12 +267,7 @@ fn parse(value: Value) -> Result<Tenant, Invalid> {
     let verified_domains = string_array(root.remove("verifiedDomains"), "verifiedDomains")?;
     let mut seen_domains = HashSet::new();
     for (i, d) in verified_domains.iter().enumerate() {
-        let valid = d.contains('.')
-            && !d.starts_with('.')
-            && !d.ends_with('.')
-            && d.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
-        if !valid {
+        if !is_domain_name(d) {
             return Err(invalid(
                 format!("verifiedDomains[{i}]"),
                 format!("{d:?} is not a domain name"),
@@ -236,6 +290,10 @@ fn parse(value: Value) -> Result<Tenant, Invalid> {
         ));
     }
     let applications = typed_array::<Application>(root.remove("applications"), "applications")?;
+    check_federated_credentials(&applications)?;
+    let managed_identities =
+        typed_array::<ManagedIdentity>(root.remove("managedIdentities"), "managedIdentities")?;
+    check_managed_identities(&managed_identities, &applications)?;
     let simulation = match root.remove("simulation") {
         None | Some(Value::Null) => Simulation::default(),
         Some(v) => {
@@ -273,12 +331,7 @@ fn parse(value: Value) -> Result<Tenant, Invalid> {
             }
         }
     }
-    let groups = objects(
-        root.remove("groups"),
-        "groups",
-        "microsoft.graph.group",
-        &mut ids,
-    )?;
+    let (groups, group_links) = groups(root.remove("groups"), &mut ids)?;
     let org_contacts = objects(
         root.remove("orgContacts"),
         "orgContacts",
@@ -290,17 +343,136 @@ fn parse(value: Value) -> Result<Tenant, Invalid> {
         .filter_map(|u| u.get("id").and_then(Value::as_str))
         .collect();
     let directory_roles = roles(root.remove("directoryRoles"), &user_ids, &mut ids)?;
+    let role_assignable: Vec<bool> = groups
+        .iter()
+        .map(|g| g.get("isAssignableToRole") == Some(&Value::Bool(true)))
+        .collect();
+    membership::check(&group_links, &role_assignable, &user_ids)?;
+    let role_assignable_groups: FastSet<String> = group_links
+        .iter()
+        .zip(&role_assignable)
+        .filter(|(_, assignable)| **assignable)
+        .map(|(g, _)| g.group_id.to_lowercase())
+        .collect();
+    let role_eligibility = eligibility::parse(
+        root.remove("roleEligibilityScheduleInstances"),
+        &Principals {
+            users: &user_ids,
+            role_assignable_groups: &role_assignable_groups,
+            roles: &directory_roles,
+        },
+    )?;
+    let partner_tenants =
+        partners::parse(root.remove("partnerTenants"), &tenant_id, &verified_domains)?;
+    let policies = Policies::parse(root.remove("policies").as_ref())?;
 
     Ok(Tenant {
         tenant_id,
         verified_domains,
         applications,
+        managed_identities,
         users,
         groups,
         org_contacts,
         directory_roles,
         simulation,
+        partner_tenants,
+        policies,
+        role_eligibility,
+        membership: Membership::new(group_links),
     })
+}
+
+/// The `groups` section: Graph group objects, and the `members` and `owners` each may list
+/// (taken out before the schema check, see [`crate::membership`]).
+fn groups(
+    value: Option<Value>,
+    ids: &mut FastSet<String>,
+) -> Result<(Vec<Arc<Object>>, Vec<GroupLinks>), Invalid> {
+    let mut items = match value {
+        None | Some(Value::Null) => return Ok((Vec::new(), Vec::new())),
+        Some(Value::Array(items)) => items,
+        Some(_) => return Err(invalid("groups", "expected an array")),
+    };
+    let mut links = Vec::with_capacity(items.len());
+    for (i, item) in items.iter_mut().enumerate() {
+        let (members, owners) = match item {
+            Value::Object(map) => membership::take_links(map, &format!("groups[{i}]"))?,
+            _ => (Vec::new(), Vec::new()),
+        };
+        links.push((members, owners));
+    }
+    let groups = objects(
+        Some(Value::Array(items)),
+        "groups",
+        "microsoft.graph.group",
+        ids,
+    )?;
+    let links = groups
+        .iter()
+        .zip(links)
+        .map(|(g, (members, owners))| GroupLinks {
+            group_id: g
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            members,
+            owners,
+        })
+        .collect();
+    Ok((groups, links))
+}
+
+fn check_federated_credentials(applications: &[Application]) -> Result<(), Invalid> {
+    for (i, app) in applications.iter().enumerate() {
+        let credentials = &app.federated_identity_credentials;
+        for (j, fic) in credentials.iter().enumerate() {
+            fic.check(&credentials[..j]).map_err(|(field, message)| {
+                invalid(
+                    format!("applications[{i}].federatedIdentityCredentials[{j}].{field}"),
+                    message,
+                )
+            })?;
+        }
+    }
+    Ok(())
+}
+
+fn check_managed_identities(
+    identities: &[ManagedIdentity],
+    applications: &[Application],
+) -> Result<(), Invalid> {
+    let mut client_ids: HashSet<String> = applications
+        .iter()
+        .map(|a| a.client_id.to_ascii_lowercase())
+        .collect();
+    let mut system_assigned = false;
+    for (i, identity) in identities.iter().enumerate() {
+        let here = format!("managedIdentities[{i}]");
+        if uuid::Uuid::parse_str(&identity.client_id).is_err() {
+            return Err(invalid(format!("{here}.clientId"), "not a GUID"));
+        }
+        if !client_ids.insert(identity.client_id.to_ascii_lowercase()) {
+            return Err(invalid(
+                format!("{here}.clientId"),
+                format!(
+                    "duplicate client id {:?} (already an application or another identity)",
+                    identity.client_id
+                ),
+            ));
+        }
+        if identity.kind == ManagedIdentityKind::SystemAssigned {
+            if system_assigned {
+                return Err(invalid(
+                    format!("{here}.kind"),
+                    "only one systemAssigned identity is allowed (a host has one)",
+                ));
+            }
+            system_assigned = true;
+        }
+    }
+    Ok(())
 }
 
 fn string_array(value: Option<Value>, path: &str) -> Result<Vec<String>, Invalid> {
@@ -478,7 +650,7 @@ mod tests {
     fn demo_tenant_parses() {
         let t = Tenant::from_json(DEMO_JSON, "demo").unwrap();
         assert_eq!(t.tenant_id(), "8f9c6a7e-2b1d-4c3e-9a5f-0d1e2f3a4b5c");
-        assert_eq!(t.user_count(), 25);
+        assert_eq!(t.user_count(), 31);
         assert_eq!(t.initial_domain(), "contoso.onmicrosoft.com");
         assert_eq!(t.applications().len(), 2);
     }
@@ -527,6 +699,86 @@ mod tests {
         let mut v = base();
         v["verifiedDomains"] = json!(["t.onmicrosoft.com", "not a domain"]);
         assert!(err(v).contains("verifiedDomains[1]"));
+    }
+
+    #[test]
+    fn managed_identities_are_checked() {
+        let system = |id: &str| json!({"clientId": id, "kind": "systemAssigned", "roles": ["User.Read.All"]});
+        let mut v = base();
+        v["managedIdentities"] = json!([
+            system("a0000000-0000-4000-8000-000000000001"),
+            {"clientId": "a0000000-0000-4000-8000-000000000002", "kind": "userAssigned",
+             "directoryRoles": ["User Administrator"]}
+        ]);
+        let t = Tenant::from_json(&v.to_string(), "x.json").unwrap();
+        assert_eq!(t.managed_identities().len(), 2);
+
+        let mut v = base();
+        v["managedIdentities"] = json!([
+            system("a0000000-0000-4000-8000-000000000001"),
+            system("a0000000-0000-4000-8000-000000000002")
+        ]);
+        assert!(err(v).contains("managedIdentities[1].kind: only one systemAssigned"));
+        let mut v = base();
+        v["managedIdentities"] = json!([system("not-a-guid")]);
+        assert!(err(v).contains("managedIdentities[0].clientId: not a GUID"));
+        let mut v = base();
+        v["managedIdentities"] = json!([system("a0000000-0000-4000-8000-000000000001"),
+            {"clientId": "A0000000-0000-4000-8000-000000000001", "kind": "userAssigned"}]);
+        assert!(err(v).contains("managedIdentities[1].clientId: duplicate client id"));
+        let mut v = base();
+        v["applications"] =
+            json!([{"clientId": "a0000000-0000-4000-8000-000000000001", "roles": []}]);
+        v["managedIdentities"] = json!([system("a0000000-0000-4000-8000-000000000001")]);
+        assert!(err(v).contains("managedIdentities[0].clientId: duplicate client id"));
+        let mut v = base();
+        v["managedIdentities"] =
+            json!([{"clientId": "a0000000-0000-4000-8000-000000000001", "kind": "vmAssigned"}]);
+        assert!(err(v).contains("managedIdentities[0]: unknown variant"));
+        let mut v = base();
+        v["managedIdentities"] = json!([{"clientId": "a0000000-0000-4000-8000-000000000001", "kind": "userAssigned", "secret": "x"}]);
+        assert!(err(v).contains("managedIdentities[0]: unknown field"));
+    }
+
+    #[test]
+    fn federated_credentials_are_checked() {
+        let fic = |name: &str, subject: &str| {
+            json!({"name": name,
+            "issuer": "https://token.actions.githubusercontent.com", "subject": subject,
+            "audiences": ["api://AzureADTokenExchange"]})
+        };
+        let app = |fics: Value| {
+            json!([{"clientId": "5d7f1c2a-9e3b-4f6d-8a1c-2b3e4f5a6b7c",
+            "roles": [], "federatedIdentityCredentials": fics}])
+        };
+        let mut v = base();
+        v["applications"] = app(json!([
+            fic("main", "repo:c/b:ref:refs/heads/main"),
+            fic("env", "repo:c/b:environment:prod")
+        ]));
+        let t = Tenant::from_json(&v.to_string(), "x.json").unwrap();
+        assert_eq!(t.applications()[0].federated_identity_credentials.len(), 2);
+
+        v["applications"] = app(json!([fic("main", "s"), fic("Main", "t")]));
+        assert!(
+            err(v.clone())
+                .contains("applications[0].federatedIdentityCredentials[1].name: duplicate name")
+        );
+        v["applications"] = app(json!([fic("main", "s"), fic("other", "s")]));
+        assert!(err(v.clone()).contains(
+            "applications[0].federatedIdentityCredentials[1].subject: another credential"
+        ));
+        v["applications"] = app(json!([fic("main", "")]));
+        assert!(
+            err(v.clone()).contains("federatedIdentityCredentials[0].subject: must not be empty")
+        );
+        v["applications"] =
+            app(json!([{"name": "n", "issuer": "https://i", "subject": "s", "audiences": [], }]));
+        assert!(err(v.clone()).contains("federatedIdentityCredentials[0].audiences"));
+        v["applications"] = app(
+            json!([{"name": "n", "issuer": "https://i", "subject": "s", "audiences": ["a"], "description": "x"}]),
+        );
+        assert!(err(v).contains("applications[0]: unknown field `description`"));
     }
 
     #[test]

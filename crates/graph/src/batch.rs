@@ -358,7 +358,7 @@ fn user_from_batch(
 
 /// Map a failed batch item to [`GraphError::Api`] (`path` is the item's URL
 /// without query, relative to the version root).
-fn batch_item_error<T>(
+pub(crate) fn batch_item_error<T>(
     r: &BatchResponse,
     request_id: Option<String>,
     path: String,

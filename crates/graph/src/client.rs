@@ -298,6 +298,21 @@ impl GraphClient {
         GraphClient::new(endpoints, Arc::new(credential), options)
     }
 
+    /// The credential signing in, as an operator knows it (never a secret).
+    pub fn credential(&self) -> String {
+        self.inner.tokens.describe()
+    }
+
+    /// Signs in now (or uses the cached token) and reads the token's claims: the tenant,
+    /// and the permissions it carries. `None` when the token is not a readable JWT.
+    /// Fails with [`GraphError::SignIn`] when the credential is refused.
+    pub async fn sign_in(&self) -> Result<Option<crate::auth::TokenClaims>, GraphError> {
+        let token = self.inner.tokens.token().await?;
+        Ok(crate::auth::TokenClaims::decode(
+            token.secret.expose_secret(),
+        ))
+    }
+
     /// The endpoints this client talks to.
     pub fn endpoints(&self) -> &Endpoints {
         &self.inner.endpoints
@@ -544,6 +559,21 @@ impl GraphClient {
                         inner.tokens.invalidate();
                         attempt -= 1;
                         continue;
+                    }
+                    if status == 401 && parsed.code == "InvalidAuthenticationToken" {
+                        // A fresh token was refused too: the credential, not this
+                        // request, is at fault, and the operator must act.
+                        return Err(GraphError::SignIn {
+                            credential: inner.tokens.describe(),
+                            reason: format!("Graph refused its token: {}", parsed.message),
+                            fix: inner
+                                .tokens
+                                .kind()
+                                .map_or_else(|| "get a new token".to_owned(), |k| k.fix(&[])),
+                            error_codes: Vec::new(),
+                            trace_id: request_id.or(parsed.request_id),
+                            correlation_id: None,
+                        });
                     }
                     let error = GraphError::Api {
                         status,

@@ -142,10 +142,30 @@ impl Endpoints {
     }
 
     /// The versioned API base, `{graph_root}v1.0/`.
+    /// The resource identifier token services without scopes ask for (managed identity,
+    /// the Azure CLI): the scope without `/.default`, e.g. `https://graph.microsoft.com`.
+    pub fn resource(&self) -> String {
+        let scope = self.scope();
+        scope
+            .strip_suffix("/.default")
+            .map(str::to_owned)
+            .unwrap_or(scope)
+    }
+
     pub(crate) fn api_base(&self) -> Url {
         let mut url = self.graph.clone();
         if let Ok(mut segs) = url.path_segments_mut() {
             segs.pop_if_empty().push("v1.0").push("");
+        }
+        url
+    }
+
+    /// The beta API base, `{graph_root}beta/`: for the few calls v1.0 lacks (Microsoft
+    /// may change them; each caller says so).
+    pub(crate) fn beta_base(&self) -> Url {
+        let mut url = self.graph.clone();
+        if let Ok(mut segs) = url.path_segments_mut() {
+            segs.pop_if_empty().push("beta").push("");
         }
         url
     }
@@ -258,6 +278,13 @@ mod tests {
             "https://login.microsoftonline.com/a%2Fb%3Fc/oauth2/v2.0/token"
         );
         assert_eq!(e.api_base().as_str(), "https://graph.microsoft.com/v1.0/");
+        assert_eq!(e.beta_base().as_str(), "https://graph.microsoft.com/beta/");
+        let prefixed =
+            Endpoints::new(u("http://127.0.0.1:8080/graph"), u("http://127.0.0.1:8080")).unwrap();
+        assert_eq!(
+            prefixed.beta_base().as_str(),
+            "http://127.0.0.1:8080/graph/beta/"
+        );
     }
 
     #[test]

@@ -53,6 +53,26 @@ pub enum GraphError {
         /// Entra `correlation_id`.
         correlation_id: Option<String>,
     },
+    /// Signing in failed: the credential is missing, unreadable, refused or expired. Names
+    /// the credential and what to do about it, in one sentence; never carries a secret.
+    #[error(
+        "sign-in with {credential} failed: {reason}; {fix}{ids}",
+        ids = ids_suffix(trace_id.as_deref(), correlation_id.as_deref())
+    )]
+    SignIn {
+        /// Which credential, e.g. `certificate (AZURE_CLIENT_CERTIFICATE_PATH=app.pem)`.
+        credential: String,
+        /// What went wrong, e.g. Entra's `AADSTS…` sentence without its trailer.
+        reason: String,
+        /// What the operator should do.
+        fix: String,
+        /// Entra's numeric AADSTS codes, when Entra answered.
+        error_codes: Vec<u64>,
+        /// Entra `trace_id`, when Entra answered.
+        trace_id: Option<String>,
+        /// Entra `correlation_id`, when Entra answered.
+        correlation_id: Option<String>,
+    },
     /// The HTTP exchange failed (connect, TLS, timeout, broken body).
     #[error(
         "transport error: {message} (client-request-id {client_request_id}, may have reached server: {sent})"
@@ -122,7 +142,9 @@ impl GraphError {
             GraphError::Api { request_id, .. } | GraphError::Decode { request_id, .. } => {
                 request_id.as_deref()
             }
-            GraphError::Auth { trace_id, .. } => trace_id.as_deref(),
+            GraphError::Auth { trace_id, .. } | GraphError::SignIn { trace_id, .. } => {
+                trace_id.as_deref()
+            }
             _ => None,
         }
     }
@@ -157,6 +179,22 @@ impl GraphError {
             GraphError::Transport { sent, .. } => *sent,
             _ => false,
         }
+    }
+
+    /// Whether signing in failed (a credential missing, refused or expired): the
+    /// operator has to act before anything can go on.
+    pub fn is_sign_in(&self) -> bool {
+        matches!(self, GraphError::SignIn { .. })
+    }
+
+    /// Whether this failure concerns the whole run rather than one row: a wait longer
+    /// than the run allows, or a credential that no longer signs in. The run stops
+    /// cleanly and can be resumed once it is dealt with.
+    pub fn stops_run(&self) -> bool {
+        matches!(
+            self,
+            GraphError::ThrottledTooLong { .. } | GraphError::SignIn { .. }
+        )
     }
 
     /// Whether this is a 404 from Graph.
@@ -249,6 +287,18 @@ pub(crate) fn describe(e: reqwest::Error) -> String {
         source = s.source();
     }
     out
+}
+
+/// ` (trace_id …, correlation_id …)` when Entra sent them, for support tickets.
+fn ids_suffix(trace_id: Option<&str>, correlation_id: Option<&str>) -> String {
+    match (trace_id, correlation_id) {
+        (None, None) => String::new(),
+        (t, c) => format!(
+            " (trace_id {}, correlation_id {})",
+            t.unwrap_or("none"),
+            c.unwrap_or("none")
+        ),
+    }
 }
 
 /// First 200 characters of a body, for messages about unexpected content.

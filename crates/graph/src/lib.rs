@@ -1,6 +1,6 @@
 //! A small, typed Microsoft Graph v1.0 client for the endpoints b2b-convert
 //! uses: users, groups, org contacts, domains, directory roles, invitations
-//! and JSON batching.
+//! and JSON batching, and the pre-flight's policy and role reads ([`preflight`]).
 //!
 //! Design (see `rust-stack.md`): one generic request pipeline in [`GraphClient`]
 //! (auth, `client-request-id`, throttle gates, invitation pacing, retries,
@@ -57,23 +57,29 @@ mod batch;
 mod client;
 pub mod clock;
 mod cloud;
+mod conversion;
 mod directory;
 mod error;
 mod invitations;
 pub mod model;
 mod odata;
 mod pacing;
+pub mod preflight;
 mod retry;
 mod throttle;
 mod users;
 
 pub use crate::auth::{
-    AccessToken, ClientSecretCredential, StaticToken, TokenSource, renewal_margin,
+    AccessToken, AccessTokenFileCredential, AssertionAlgorithm, AzureCliCredential,
+    CertificateCredential, ClientCertificate, ClientSecretCredential, CredentialKind, IMDS_HOST,
+    ManagedIdentityCredential, ManagedIdentityEndpoint, SecretValue, SignInSettings, TokenClaims,
+    TokenSource, WorkloadIdentityCredential, renewal_margin,
 };
 pub use crate::batch::MAX_BATCH;
 pub use crate::client::{ClientOptions, ClientStats, GraphClient, ThrottleWait};
 pub use crate::clock::{Clock, FixedClock, SharedClock, SystemClock};
 pub use crate::cloud::{Cloud, Endpoints};
+pub use crate::conversion::{ConversionUserDetails, ConvertToInternalRequest};
 pub use crate::error::GraphError;
 pub use crate::model::USER_FACTS_SELECT;
 pub use crate::odata::{ListQuery, odata_string};

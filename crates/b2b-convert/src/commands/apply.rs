@@ -3,12 +3,16 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use anyhow::Context;
+
 use b2b_convert_core::clock;
 use b2b_convert_core::executor::{Execution, ExecutorOptions};
 use b2b_convert_core::input::{self, Input};
 use b2b_convert_core::journal::{EntryOutcome, Journal, NewRun, RunRecord};
+use b2b_convert_core::permissions;
 use b2b_convert_core::plan::Decision;
 use b2b_convert_core::resumption::{self, Resumption, Target};
+use b2b_convert_core::status;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{ApplyArgs, OutputFormat};
@@ -17,7 +21,7 @@ use crate::interrupt;
 use crate::output;
 use crate::progress;
 use crate::prompt::{command_line, confirm};
-use crate::render::plan::{plan_table, summary};
+use crate::render::plan::{plan_digest, plan_table, summary};
 use crate::render::results::results_table;
 
 /// How long steps in flight may take to finish after an interrupt before the tool
@@ -27,9 +31,11 @@ const GRACE: Duration = Duration::from_secs(10);
 /// Runs `apply`.
 pub async fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
     let input = input::read_input(&args.planning.input)?;
-    let connection = connect(&args.planning.connection)?;
+    let connection = connect(&args.planning.connection).await?;
     let journal = Journal::open(&args.journal, clock::system())?;
     let Some(run) = prepare_run(&args, &connection, &journal, &input).await? else {
+        // A script reading the results gets an empty set, not nothing.
+        write_results(None, &Execution::default(), args.output)?;
         return Ok(ExitCode::SUCCESS);
     };
     let cancel = CancellationToken::new();
@@ -54,7 +60,46 @@ pub async fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
         }
     };
     interrupts.abort();
+    if let Some(path) = &args.links_out {
+        write_links(&journal, &run, path)?;
+    }
+    progress::note(format!(
+        "Partners find this tenant in Microsoft Teams at https://teams.microsoft.com/?tenantId={}",
+        run.tenant_id
+    ));
     report_execution(&journal, &run, &execution, args.output)
+}
+
+/// Writes the redeem links of the whole run's invitations sent without email (resumed
+/// sessions included), for a mail merge; says how many and where.
+fn write_links(journal: &Journal, run: &RunRecord, path: &std::path::Path) -> anyhow::Result<()> {
+    let rows = status::status_rows(journal, run, clock::system().now())?;
+    let links: Vec<_> = rows.iter().filter(|r| r.redeem_url.is_some()).collect();
+    let mut writer = csv::Writer::from_path(path)
+        .with_context(|| format!("cannot write the links to {}", path.display()))?;
+    writer.write_record(["user", "displayName", "externalEmail", "redeemUrl"])?;
+    for row in &links {
+        writer.write_record([
+            output::csv_cell(
+                row.user_principal_name
+                    .as_deref()
+                    .or(row.user_id.as_deref())
+                    .unwrap_or_default(),
+            ),
+            output::csv_cell(row.display_name.as_deref().unwrap_or_default()),
+            output::csv_cell(&row.external_email),
+            output::csv_cell(row.redeem_url.as_deref().unwrap_or_default()),
+        ])?;
+    }
+    writer
+        .flush()
+        .with_context(|| format!("cannot write the links to {}", path.display()))?;
+    eprintln!(
+        "{} redeem links to deliver written to {}.",
+        links.len(),
+        path.display()
+    );
+    Ok(())
 }
 
 /// Resumes the journal's unfinished run for this input, or plans and starts a new one.
@@ -81,8 +126,10 @@ async fn prepare_run(
         } => {
             eprintln!(
                 "Resuming run {} (started {}): {remaining} of {to_convert} users still to convert.",
-                run.id, run.started_at,
+                run.id,
+                crate::render::time::local(run.started_at),
             );
+            connection.require(&permissions::RESUMING)?;
             if !confirm(&format!("Resume converting {remaining} users?"), args.yes)? {
                 eprintln!("Nothing was changed.");
                 return Ok(None);
@@ -95,6 +142,7 @@ async fn prepare_run(
         Resumption::StartNew { abandoning: None } => {}
     }
 
+    connection.require(permissions::PLANNING)?;
     let options = args.planning.plan_options(&connection.tenant_id)?;
     let plan = progress::plan(
         connection,
@@ -106,10 +154,18 @@ async fn prepare_run(
     .await?;
     // The admin sees the plan before confirming; with --output json/csv stdout is for
     // the results only, so the plan goes to stderr.
-    if args.output == OutputFormat::Table {
-        output::write_line(plan_table(&plan))?;
+    // Hundreds of rows scroll the question out of sight: above this many, the counts
+    // and the first blocked rows, with --show-plan for all.
+    const DIGEST_ABOVE: usize = 50;
+    let shown = if plan.entries.len() > DIGEST_ABOVE && !args.show_plan {
+        plan_digest(&plan, 10)
     } else {
-        eprintln!("{}", plan_table(&plan));
+        plan_table(&plan)
+    };
+    if args.output == OutputFormat::Table {
+        output::write_line(&shown)?;
+    } else {
+        eprintln!("{shown}");
     }
     let to_convert = plan
         .entries
@@ -119,6 +175,17 @@ async fn prepare_run(
     if to_convert == 0 {
         eprintln!("Nothing to convert ({}).", summary(&plan));
         return Ok(None);
+    }
+    let needs = permissions::needs_of(&plan);
+    connection.require(&needs)?;
+    if let Some(note) = permissions::needs_admin_role(&needs) {
+        progress::note(format!("Note: {note}."));
+    }
+    if options.set_user_type.is_some() {
+        progress::note(
+            "Note: userType Guest bills these users as external (monthly active users) only \
+             when the tenant is linked to an Azure subscription (External ID pricing).",
+        );
     }
     if !confirm(
         &format!(
@@ -150,9 +217,19 @@ fn report_execution(
     execution: &Execution,
     format: OutputFormat,
 ) -> anyhow::Result<ExitCode> {
+    write_results(Some(run), execution, format)?;
+    summarise(journal, run, execution)
+}
+
+/// The results on stdout in the chosen format (an empty table prints nothing).
+fn write_results(
+    run: Option<&RunRecord>,
+    execution: &Execution,
+    format: OutputFormat,
+) -> anyhow::Result<()> {
     match format {
         OutputFormat::Json => output::write_json(&serde_json::json!({
-            "runId": run.id,
+            "runId": run.map(|r| &r.id),
             "results": execution.results,
             "unfinished": execution.unfinished,
             "stopped": execution.stopped,
@@ -185,23 +262,73 @@ fn report_execution(
             }
         }
     }
-    let count = |o| execution.results.iter().filter(|r| r.outcome == o).count();
+    Ok(())
+}
+
+/// The end-of-run lines on stderr, and the exit code.
+fn summarise(
+    journal: &Journal,
+    run: &RunRecord,
+    execution: &Execution,
+) -> anyhow::Result<ExitCode> {
+    // The whole run, earlier sessions included: after a resume the admin wants the
+    // total, not just what this session did.
+    let rows = status::status_rows(journal, run, clock::system().now())?;
+    let total = |o| rows.iter().filter(|r| r.outcome == Some(o)).count();
     let (converted, failed, unverified) = (
-        count(EntryOutcome::Converted),
-        count(EntryOutcome::Failed),
-        count(EntryOutcome::Unverified),
+        total(EntryOutcome::Converted),
+        total(EntryOutcome::Failed),
+        total(EntryOutcome::Unverified),
     );
+    let this_session = execution
+        .results
+        .iter()
+        .filter(|r| r.outcome == EntryOutcome::Converted)
+        .count();
+    let session = if this_session == converted {
+        String::new()
+    } else {
+        format!(" ({this_session} in this session)")
+    };
     eprintln!(
-        "Run {}: {converted} converted, {failed} failed, {unverified} unverified, {} not reached. Journal: {}",
+        "Run {}: {converted} converted{session}, {failed} failed, {unverified} unverified, {} not reached. Journal: {}",
         run.id,
         execution.unfinished,
         journal.path().display()
     );
+    const FAILURES_SHOWN: usize = 10;
+    let failures: Vec<_> = rows
+        .iter()
+        .filter(|r| r.outcome == Some(EntryOutcome::Failed))
+        .collect();
+    for row in failures.iter().take(FAILURES_SHOWN) {
+        eprintln!(
+            "Row {} ({}) failed: {}",
+            row.row,
+            row.user_principal_name
+                .as_deref()
+                .unwrap_or(&row.external_email),
+            row.error.as_deref().unwrap_or("no detail recorded")
+        );
+    }
+    if failures.len() > FAILURES_SHOWN {
+        eprintln!(
+            "… and {} more failed rows (`b2b-convert status --output csv` lists them all).",
+            failures.len() - FAILURES_SHOWN
+        );
+    }
     for pending in &execution.pending {
         eprintln!("Row {} still pending: {}", pending.row, pending.reason);
     }
     if let Some(reason) = &execution.stopped {
         eprintln!("Stopped early: {reason}");
+    }
+    if execution.sign_in_lost {
+        eprintln!(
+            "Nothing is lost: once the credential signs in again, run the same command to resume:\n  {}",
+            command_line()
+        );
+        return Ok(ExitCode::from(3));
     }
     if execution.interrupted {
         eprintln!("Interrupted: every step in flight finished and is recorded.");

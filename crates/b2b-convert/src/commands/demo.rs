@@ -1,6 +1,9 @@
 //! `demo`: the whole job on the embedded demo tenant, with no Azure tenant — start the
-//! emulator in-process, plan, apply, let a few partners redeem their invitations as they
-//! would (open the emailed link, press Accept), then show who has accepted.
+//! emulator in-process, plan (the pre-flight included: partners blocked by policy,
+//! privileged users, each partner's predicted redemption), apply, let a few partners
+//! redeem their invitations as they would (open the emailed link, sign in with their
+//! organisation's account or a one-time passcode, press Accept), then show who has
+//! accepted.
 
 use std::process::ExitCode;
 
@@ -56,9 +59,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         SecretString::from(app.client_secret.clone().unwrap_or_default()),
         ClientOptions::default(),
     )?;
+    let claims = client.sign_in().await?;
     let connection = Connection {
         client,
         tenant_id: tenant_id.clone(),
+        claims,
     };
 
     let scratch = tempfile::Builder::new()
@@ -107,9 +112,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     output::write_line(results_table(&execution.results))?;
 
     output::write_line(format!(
-        "\n== 3. {PARTNERS_WHO_ACCEPT} partners open the emailed link and press Accept =="
+        "\n== 3. {PARTNERS_WHO_ACCEPT} partners open the emailed link, sign in and press Accept =="
     ))?;
-    let accepted = redeem_some(&running.state(), PARTNERS_WHO_ACCEPT).await?;
+    let accepted = redeem_some(&running, PARTNERS_WHO_ACCEPT).await?;
     for who in &accepted {
         output::write_line(format!("  {who} accepted"))?;
     }
@@ -148,15 +153,24 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Opens the first `count` invitation emails in the emulator's outbox and accepts them
-/// through the redemption page, as a partner would. Returns who accepted.
-async fn redeem_some(state: &serde_json::Value, count: usize) -> anyhow::Result<Vec<String>> {
+/// Opens `count` invitation emails in the emulator's outbox and accepts them through
+/// the redemption page, as a partner would: with their organisation's account, or (one
+/// partner without one, when there is such a partner) a one-time passcode the page
+/// emails them. Returns who accepted.
+async fn redeem_some(
+    running: &graph_emulator::RunningEmulator,
+    count: usize,
+) -> anyhow::Result<Vec<String>> {
     let http = reqwest::Client::builder().no_proxy().build()?;
-    let mut accepted = Vec::new();
-    let messages = state["messages"].as_array().cloned().unwrap_or_default();
-    for message in messages.iter().take(count) {
-        let (Some(url), Some(to)) = (message["inviteRedeemUrl"].as_str(), message["to"].as_str())
-        else {
+    let state = running.state();
+    // Every invitation's page, in the order the emails went out.
+    let mut pages = Vec::new();
+    for message in state["messages"].as_array().into_iter().flatten() {
+        let (Some("invitation"), Some(url), Some(to)) = (
+            message["kind"].as_str(),
+            message["inviteRedeemUrl"].as_str(),
+            message["to"].as_str(),
+        ) else {
             continue;
         };
         let page = http
@@ -166,16 +180,49 @@ async fn redeem_some(state: &serde_json::Value, count: usize) -> anyhow::Result<
             .error_for_status()?
             .text()
             .await?;
+        let otp = page.contains("content=\"emailOneTimePasscode\"");
         anyhow::ensure!(
-            page.contains("accept"),
+            otp || page.contains("accept"),
             "the redemption page has no Accept button"
         );
+        pages.push((url.to_owned(), to.to_owned(), otp));
+    }
+    // The first partner who signs in with a passcode, and the first of the others.
+    let first_otp = pages.iter().position(|(_, _, otp)| *otp);
+    let mut chosen: Vec<usize> = (0..pages.len())
+        .filter(|&i| !pages[i].2)
+        .take(count.saturating_sub(usize::from(first_otp.is_some())))
+        .chain(first_otp)
+        .collect();
+    chosen.sort_unstable();
+
+    let mut accepted = Vec::new();
+    for (url, to, otp) in chosen.into_iter().filter_map(|i| pages.get(i)) {
+        let mut form = vec![("accept", "1".to_owned())];
+        if *otp {
+            // No Entra tenant: "Send code", then the code from the email.
+            http.post(url)
+                .form(&[("action", "sendCode")])
+                .send()
+                .await?
+                .error_for_status()?;
+            let code = running.state()["messages"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|m| m["kind"] == "oneTimePasscode" && m["to"] == to.as_str())
+                .filter_map(|m| m["passcode"].as_str().map(str::to_owned))
+                .next_back()
+                .context("the passcode email did not arrive")?;
+            output::write_line(format!("  {to} got a one-time passcode by email"))?;
+            form.push(("code", code));
+        }
         http.post(url)
-            .form(&[("accept", "1")])
+            .form(&form)
             .send()
             .await?
             .error_for_status()?;
-        accepted.push(to.to_owned());
+        accepted.push(to.clone());
     }
     Ok(accepted)
 }

@@ -29,6 +29,7 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<ExitCode> {
     let config = EmulatorConfig {
         listen: args.listen,
         tls_dir: args.tls.clone(),
+        managed_identity: args.managed_identity,
         overrides: SimulationOverrides {
             latency_ms: args.latency_ms,
             jitter_ms: args.jitter_ms,
@@ -53,6 +54,16 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<ExitCode> {
             "CA certificate: {} (trust it, e.g. SSL_CERT_FILE={})",
             ca.display(),
             ca.display()
+        );
+    }
+    if let Some(mi) = running.managed_identity() {
+        // Shell lines to paste: the App Service protocol, or IMDS through the variable
+        // Azure's SDKs read for its address.
+        eprintln!(
+            "Managed identity served. For the App Service protocol:\n  export IDENTITY_ENDPOINT={} IDENTITY_HEADER={}\nFor IMDS:\n  export AZURE_POD_IDENTITY_AUTHORITY_HOST={}",
+            mi.identity_endpoint,
+            mi.identity_header,
+            mi.imds_authority_host.as_str().trim_end_matches('/')
         );
     }
     tokio::signal::ctrl_c()

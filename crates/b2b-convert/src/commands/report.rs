@@ -1,4 +1,4 @@
-//! `report`: one self-contained HTML page of the journal's latest run.
+//! `report`: one self-contained HTML page of every run in the journal, the latest first.
 
 use std::process::ExitCode;
 
@@ -13,21 +13,14 @@ use crate::prompt::command_line;
 pub fn run(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     let clock = clock::system();
     let journal = Journal::open_existing(&args.journal, clock.clone())?;
-    let run = journal.last_run()?;
-    let entries = journal.entries(&run.id)?;
-    let steps = journal.steps(&run.id, None)?;
-    let invitations = journal.invitations()?;
-    let commands = vec![run.command.clone(), command_line()];
-    let input = ReportInput {
-        run: &run,
-        entries: &entries,
-        steps: &steps,
-        invitations: &invitations,
-        commands: &commands,
-        generated_at: clock.now(),
-    };
+    let input = ReportInput::read(&journal, command_line(), clock.now())?;
     write_html(&input, &args.html)
         .map_err(|e| anyhow::anyhow!("{}: cannot write the report: {e}", args.html.display()))?;
-    eprintln!("Wrote {}", args.html.display());
+    let runs = input.runs.len();
+    eprintln!(
+        "Wrote {} ({runs} {})",
+        args.html.display(),
+        if runs == 1 { "run" } else { "runs" }
+    );
     Ok(ExitCode::SUCCESS)
 }

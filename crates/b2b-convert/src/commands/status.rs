@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use b2b_convert_core::clock;
 use b2b_convert_core::journal::Journal;
+use b2b_convert_core::permissions::Need;
 use b2b_convert_core::status;
 
 use crate::cli::StatusArgs;
@@ -17,7 +18,8 @@ pub async fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
     let journal = Journal::open_existing(&args.journal, clock.clone())?;
     let run = journal.last_run()?;
     if args.refresh {
-        let connection = connect(&args.connection)?;
+        let connection = connect(&args.connection).await?;
+        connection.require(&[Need::ReadUsers])?;
         let refresh = status::refresh(&connection.client, &journal).await?;
         render::status::warn_unreadable(&refresh);
         eprintln!(

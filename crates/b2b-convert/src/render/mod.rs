@@ -4,3 +4,4 @@
 pub mod plan;
 pub mod results;
 pub mod status;
+pub mod time;

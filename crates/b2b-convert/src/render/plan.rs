@@ -2,6 +2,7 @@
 //! spreadsheets (CSV): `plan` prints it, `apply` shows it before asking, `demo` too.
 
 use b2b_convert_core::plan::{Action, Decision, Plan};
+use b2b_convert_core::preflight::{Redemption, RedemptionMethod};
 
 use crate::cli::OutputFormat;
 use crate::output;
@@ -25,19 +26,62 @@ fn describe_actions(actions: &[Action]) -> String {
         .filter_map(|a| match a {
             Action::RevokeSessions => Some("revoke sessions".to_owned()),
             Action::UpdateMail { to, .. } => Some(format!("set mail to {to}")),
+            Action::AddOtherMail { address } => Some(format!("add {address} to otherMails")),
             Action::Invite { settings } => Some(if settings.send_email {
                 "invite (Microsoft emails the link)".to_owned()
             } else {
                 "invite (no email: deliver the printed link)".to_owned()
             }),
+            Action::SetUserType { to } => Some(format!("set userType to {to}")),
+            Action::ScramblePassword => Some("scramble the cloud password".to_owned()),
             Action::Verify => None,
         })
         .collect::<Vec<_>>()
         .join("; ")
 }
 
-/// Prints the plan in the chosen format.
+/// How the partner will redeem, in words.
+fn describe_redemption(redemption: &Redemption) -> String {
+    let how = match redemption.method {
+        RedemptionMethod::Entra => {
+            let tenant = redemption
+                .partner_tenant
+                .as_ref()
+                .map_or("organisation's", |t| t.0.display_name.as_str());
+            format!("signs in with their {tenant} Entra account")
+        }
+        RedemptionMethod::MicrosoftAccountOrOtp => {
+            "Microsoft account, or a one-time passcode by email".to_owned()
+        }
+        RedemptionMethod::MicrosoftAccount => "Microsoft account".to_owned(),
+        RedemptionMethod::Unknown => "not predicted (a check could not be made)".to_owned(),
+    };
+    if redemption.automatic {
+        format!("redeems: {how} (automatic redemption)")
+    } else {
+        format!("redeems: {how}")
+    }
+}
+
+/// The checks the pre-flight could not make, one line each (empty when all were made).
+pub fn findings_lines(plan: &Plan) -> String {
+    plan.findings
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Prints the plan in the chosen format. The pre-flight checks that could not be made
+/// go under the table, or to stderr beside JSON and CSV (which stay what scripts parse:
+/// the JSON an array of entries, each entry's `redemption.method` `unknown` where a
+/// check was missing).
 pub fn render_plan(plan: &Plan, format: OutputFormat) -> anyhow::Result<()> {
+    if format != OutputFormat::Table {
+        for finding in &plan.findings {
+            eprintln!("b2b-convert: {finding}");
+        }
+    }
     match format {
         OutputFormat::Json => output::write_json(&plan.entries)?,
         OutputFormat::Csv => output::write_csv(
@@ -51,6 +95,7 @@ pub fn render_plan(plan: &Plan, format: OutputFormat) -> anyhow::Result<()> {
                 "reasons",
                 "messages",
                 "actions",
+                "redemption",
             ],
             plan.entries.iter().map(|e| {
                 vec![
@@ -71,6 +116,10 @@ pub fn render_plan(plan: &Plan, format: OutputFormat) -> anyhow::Result<()> {
                         .collect::<Vec<_>>()
                         .join(" | "),
                     describe_actions(&e.actions),
+                    e.redemption
+                        .as_ref()
+                        .map(|r| r.method.to_string())
+                        .unwrap_or_default(),
                 ]
             }),
         )?,
@@ -95,6 +144,7 @@ pub fn plan_table(plan: &Plan) -> String {
         };
         let why = if e.decision == Decision::Convert {
             let mut lines = vec![describe_actions(&e.actions)];
+            lines.extend(e.redemption.as_ref().map(describe_redemption));
             lines.extend(e.notes.iter().cloned());
             lines.join("\n")
         } else {
@@ -119,5 +169,54 @@ pub fn plan_table(plan: &Plan) -> String {
              (Member: billing does not switch to MAU).",
         );
     }
+    if !plan.findings.is_empty() {
+        text.push('\n');
+        text.push_str(&findings_lines(plan));
+    }
+    text
+}
+
+/// For a large input, what the admin needs before saying yes without reading every
+/// row: the counts per decision and per reason, and the first blocked rows.
+pub fn plan_digest(plan: &Plan, first_blocked: usize) -> String {
+    let mut by_reason: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for entry in plan
+        .entries
+        .iter()
+        .filter(|e| e.decision == Decision::Blocked)
+    {
+        for reason in &entry.reasons {
+            *by_reason.entry(reason.code.as_str()).or_insert(0) += 1;
+        }
+    }
+    let mut text = summary(plan);
+    if !by_reason.is_empty() {
+        let mut reasons = output::table(&["Reason", "Rows"]);
+        let mut sorted: Vec<_> = by_reason.into_iter().collect();
+        sorted.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        for (code, rows) in sorted {
+            reasons.add_row(vec![code.to_owned(), rows.to_string()]);
+        }
+        text.push_str(&format!("\n{reasons}"));
+        let blocked = Plan {
+            entries: plan
+                .entries
+                .iter()
+                .filter(|e| e.decision == Decision::Blocked)
+                .take(first_blocked)
+                .cloned()
+                .collect(),
+            findings: Vec::new(),
+        };
+        let table = plan_table(&blocked);
+        // plan_table ends with its own summary line, which would count only these rows.
+        let rows = table.rsplit_once('\n').map_or(table.as_str(), |(t, _)| t);
+        text.push_str(&format!("\nThe first blocked rows:\n{rows}"));
+    }
+    if !plan.findings.is_empty() {
+        text.push('\n');
+        text.push_str(&findings_lines(plan));
+    }
+    text.push_str("\n(--show-plan prints every row; `plan --output csv` writes them all.)");
     text
 }

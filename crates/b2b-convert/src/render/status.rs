@@ -8,13 +8,11 @@ use jiff::Timestamp;
 
 use crate::cli::OutputFormat;
 use crate::output;
+use crate::render::time;
 
 /// Prints the status rows in the chosen format, with the run's header and totals.
 pub fn render(run: &RunRecord, rows: &[StatusRow], format: OutputFormat) -> anyhow::Result<()> {
-    let time = |t: &Option<Timestamp>| {
-        t.map(|t| t.strftime("%Y-%m-%d %H:%M").to_string())
-            .unwrap_or_default()
-    };
+    let time = |t: &Option<Timestamp>| t.map(time::local).unwrap_or_default();
     match format {
         OutputFormat::Json => output::write_json(&rows)?,
         OutputFormat::Csv => output::write_csv(
@@ -50,10 +48,8 @@ pub fn render(run: &RunRecord, rows: &[StatusRow], format: OutputFormat) -> anyh
                         .as_ref()
                         .map(ToString::to_string)
                         .unwrap_or_default(),
-                    r.invited_at.map(|t| t.to_string()).unwrap_or_default(),
-                    r.state_changed_at
-                        .map(|t| t.to_string())
-                        .unwrap_or_default(),
+                    r.invited_at.map(time::utc).unwrap_or_default(),
+                    r.state_changed_at.map(time::utc).unwrap_or_default(),
                     r.pending_days
                         .map(|d| format!("{d:.1}"))
                         .unwrap_or_default(),
@@ -74,10 +70,14 @@ pub fn render(run: &RunRecord, rows: &[StatusRow], format: OutputFormat) -> anyh
             for r in rows {
                 let invitation = match (&r.state, r.pending_days) {
                     (Some(state), Some(days)) => format!(
-                        "{state} for {days:.1} days (invited {})",
+                        "{} for {} (invited {})",
+                        state.label(),
+                        time::age(days),
                         time(&r.invited_at)
                     ),
-                    (Some(state), None) => format!("{state} since {}", time(&r.state_changed_at)),
+                    (Some(state), None) => {
+                        format!("{} since {}", state.label(), time(&r.state_changed_at))
+                    }
                     (None, _) => String::new(),
                 };
                 let invitation = match (&r.redeem_url, r.state.as_ref()) {
@@ -106,7 +106,9 @@ pub fn render(run: &RunRecord, rows: &[StatusRow], format: OutputFormat) -> anyh
             }
             output::write_line(format!(
                 "Run {} ({}), started {}",
-                run.id, run.status, run.started_at
+                run.id,
+                run.status,
+                time::local(run.started_at)
             ))?;
             output::write_line(table)?;
             let accepted = rows

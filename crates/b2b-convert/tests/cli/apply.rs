@@ -16,6 +16,7 @@ const ELIGIBLE: &[(u32, &str)] = &[
     (4, "diego@litware.com"),
     (5, "emily@wingtiptoys.com"),
     (6, "franz@fabrikam.com"),
+    (30, "wendy@fourthcoffee.com"),
 ];
 
 fn apply(tenant: &TestTenant) -> std::process::Output {
@@ -79,7 +80,7 @@ fn converts_exactly_the_eligible_users_and_leaves_everyone_else_untouched() {
         "{franz}"
     );
     assert_eq!(franz["language"], "de-DE");
-    assert_eq!(messages.len(), 5);
+    assert_eq!(messages.len(), 6);
 }
 
 #[test]
@@ -177,7 +178,7 @@ fn json_output_is_only_json_and_carries_the_links_to_deliver() {
         "links are kept only for invitations sent without email"
     );
     assert!(
-        stderr(&output).contains("24 rows: 6 to convert"),
+        stderr(&output).contains("30 rows: 7 to convert"),
         "the plan went to stderr"
     );
 }

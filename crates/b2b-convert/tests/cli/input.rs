@@ -71,9 +71,12 @@ fn missing_credentials_are_named() {
     let output = tenant
         .cmd(&["plan", "--input", "users.csv"])
         .env_remove("AZURE_CLIENT_SECRET")
+        // No `az` to fall back on either.
+        .env("PATH", "/nonexistent")
         .output()
         .expect("runs");
-    assert_eq!(output.status.code(), Some(2));
+    // Exit code 3: signing in, not the input, is what failed.
+    assert_eq!(output.status.code(), Some(3));
     assert!(
         stderr(&output).contains("AZURE_CLIENT_SECRET"),
         "{}",
@@ -85,7 +88,7 @@ fn missing_credentials_are_named() {
         .env("AZURE_CLIENT_SECRET", "wrong-secret")
         .output()
         .expect("runs");
-    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(output.status.code(), Some(3));
     let err = stderr(&output);
     assert!(err.contains("AADSTS7000215"), "{err}");
     assert!(

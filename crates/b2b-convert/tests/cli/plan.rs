@@ -32,6 +32,16 @@ const EXPECTED: &[(u64, &str, Option<&str>)] = &[
     (23, "skip", Some("already_invited")),
     (24, "skip", Some("already_external")),
     (25, "skip", Some("already_external")),
+    (26, "blocked", Some("privileged_role")),
+    (27, "blocked", Some("role_assignable_group")),
+    (28, "blocked", Some("role_assignable_group")),
+    (
+        29,
+        "blocked",
+        Some("partner_blocked_by_cross_tenant_access"),
+    ),
+    (30, "convert", None),
+    (31, "blocked", Some("domain_blocked_by_policy")),
 ];
 
 fn plan_json(tenant: &TestTenant, extra: &[&str]) -> Vec<Value> {
@@ -93,6 +103,9 @@ fn every_reason_code_end_to_end_and_nothing_written() {
         "has_mailbox",
         "privileged_role",
         "account_disabled",
+        "role_assignable_group",
+        "partner_blocked_by_cross_tenant_access",
+        "domain_blocked_by_policy",
     ];
     for code in all {
         assert!(seen.contains(code), "no row of the demo shows {code}");

@@ -62,13 +62,13 @@ fn refresh_reports_accepted_users_with_their_times() {
         .output()
         .expect("runs");
     assert!(
-        stdout(&table).contains("2 accepted, 4 pending"),
+        stdout(&table).contains("2 accepted, 5 pending"),
         "{}",
         stdout(&table)
     );
 
     let chase = status(&tenant, &["--pending-older-than", "0s"]);
-    assert_eq!(chase.len(), 4);
+    assert_eq!(chase.len(), 5);
     assert!(status(&tenant, &["--pending-older-than", "7d"]).is_empty());
 }
 
@@ -101,7 +101,7 @@ fn reinvite_sends_fresh_invitations_to_pending_users_only() {
         1,
         "the accepted user is left alone"
     );
-    for nn in 2..=6 {
+    for nn in [2, 3, 4, 5, 6, 30] {
         assert_eq!(
             invited.iter().filter(|id| **id == demo_user(nn)).count(),
             2,
@@ -111,7 +111,7 @@ fn reinvite_sends_fresh_invitations_to_pending_users_only() {
     let messages_after = state["messages"].as_array().map_or(0, Vec::len);
     assert_eq!(
         messages_after - messages_before,
-        4,
+        5,
         "Emily's row has no email: her new link is printed instead"
     );
     assert!(

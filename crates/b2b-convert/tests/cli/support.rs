@@ -67,20 +67,35 @@ impl TestTenant {
         )
     }
 
+    /// A tenant from JSON text, with the managed-identity endpoints served as well.
+    pub fn with_managed_identity(json: &str) -> Self {
+        Self::start_with(
+            Tenant::from_json(json, "test tenant").expect("test tenant"),
+            EmulatorConfig {
+                managed_identity: true,
+                ..EmulatorConfig::default()
+            },
+        )
+    }
+
     fn start(tenant: Tenant, overrides: SimulationOverrides) -> Self {
+        Self::start_with(
+            tenant,
+            EmulatorConfig {
+                overrides,
+                ..EmulatorConfig::default()
+            },
+        )
+    }
+
+    fn start_with(tenant: Tenant, config: EmulatorConfig) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .expect("runtime");
         let emulator = runtime
-            .block_on(graph_emulator::start(
-                tenant,
-                EmulatorConfig {
-                    overrides,
-                    ..EmulatorConfig::default()
-                },
-            ))
+            .block_on(graph_emulator::start(tenant, config))
             .expect("emulator starts");
         let url = emulator.url().as_str().trim_end_matches('/').to_owned();
         Self {
@@ -138,6 +153,57 @@ impl TestTenant {
     /// Graph recovers: no more faults or stalls.
     pub fn calm(&self) {
         self.emulator.as_ref().expect("running").calm();
+    }
+
+    /// The emulator's managed-identity endpoints (started with [`Self::with_managed_identity`]).
+    pub fn managed_identity(&self) -> graph_emulator::ManagedIdentityEndpoint {
+        self.emulator
+            .as_ref()
+            .expect("running")
+            .managed_identity()
+            .expect("started with managed identity")
+    }
+
+    /// An app-only access token the emulator signed for `client_id`.
+    pub fn app_token(&self, client_id: &str) -> String {
+        let emulator = self.emulator.as_ref().expect("running");
+        emulator
+            .token_service()
+            .mint_for_tests(client_id)
+            .expect("registered app")
+    }
+
+    /// An expired app-only access token for `client_id`.
+    pub fn expired_app_token(&self, client_id: &str) -> String {
+        let emulator = self.emulator.as_ref().expect("running");
+        emulator
+            .token_service()
+            .mint_expired_for_tests(client_id)
+            .expect("registered app")
+    }
+
+    /// `POST {root}/_emulator/{path}` with a JSON body; the JSON answer.
+    pub fn admin_post(&self, path: &str, body: &Value) -> Value {
+        let url = format!("{}/_emulator/{path}", self.url);
+        self.runtime.block_on(async {
+            let http = reqwest::Client::builder()
+                .no_proxy()
+                .build()
+                .expect("client");
+            let answer = http.post(&url).json(body).send().await.expect("admin call");
+            assert!(answer.status().is_success(), "{url}: {}", answer.status());
+            answer.json().await.expect("JSON answer")
+        })
+    }
+
+    /// Changes the tenant's policies while it runs (the tenant file's `policies` shape;
+    /// only the sections named).
+    pub fn set_policies(&self, policies: &Value) {
+        self.emulator
+            .as_ref()
+            .expect("running")
+            .set_policies(policies, false)
+            .expect("policies accepted");
     }
 
     /// The tenant as it is now (`/_emulator/state`).

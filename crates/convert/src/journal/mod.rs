@@ -13,10 +13,12 @@
 //! email (the admin must deliver those links and can't fetch them from Graph again).
 //!
 //! One file per table's job: [`schema`](self) (creation and migration), runs, entries,
-//! steps and invitations; this module opens the file and holds what they share.
+//! steps and invitations, and `revert`'s runs beside `apply`'s (`reverts`); this module
+//! opens the file and holds what they share.
 
 mod entries;
 mod invitations;
+mod reverts;
 mod runs;
 mod schema;
 mod steps;
@@ -31,6 +33,7 @@ use crate::clock::SharedClock;
 
 pub use entries::EntryRecord;
 pub use invitations::{InvitationIndex, InvitationRecord, Invited};
+pub use reverts::{NewRevertRun, RevertEntryRecord, RevertRunRecord};
 pub use runs::{NewRun, RunRecord};
 pub use steps::{StepOutcome, StepRecord};
 // The journal's vocabulary, where callers have always found it.
@@ -266,6 +269,7 @@ mod tests {
             } else {
                 vec![]
             },
+            redemption: None,
         }
     }
 
@@ -307,6 +311,7 @@ mod tests {
         let options = PlanOptions::new("t");
         let plan = Plan {
             entries: vec![entry(2, Decision::Convert), entry(3, Decision::Blocked)],
+            findings: Vec::new(),
         };
         let run = journal.start_run(&new_run(&options, "abc"), &plan).unwrap();
         assert_eq!(journal.unfinished_run().unwrap().unwrap().id, run.id);
@@ -389,6 +394,7 @@ mod tests {
         let options = PlanOptions::new("t");
         let plan = Plan {
             entries: vec![entry(2, Decision::Convert)],
+            findings: Vec::new(),
         };
         let first = journal.start_run(&new_run(&options, "a"), &plan).unwrap();
         let second = journal.start_run(&new_run(&options, "b"), &plan).unwrap();
@@ -405,6 +411,7 @@ mod tests {
         let options = PlanOptions::new("t");
         let plan = Plan {
             entries: vec![entry(2, Decision::Convert)],
+            findings: Vec::new(),
         };
         let run = journal.start_run(&new_run(&options, "a"), &plan).unwrap();
         // An invitation and a reinvite, each recorded with its step's outcome.

@@ -1,5 +1,9 @@
 //! Runs: one per `apply` of an input file, with the options it ran with, so a crash or a
 //! Ctrl-C can be resumed with exactly the same plan.
+//!
+//! Every query here is about `apply`'s runs (kind `convert`): `revert`'s runs share the
+//! table ([`super::reverts`]) and are never resumed, abandoned, shown or reported as
+//! conversions.
 
 use jiff::Timestamp;
 use rusqlite::{OptionalExtension, params};
@@ -75,7 +79,11 @@ impl Journal {
 
     /// Every run, oldest first.
     pub fn runs(&self) -> Result<Vec<RunRecord>, JournalError> {
-        let raw = self.query_rows(&format!("{RUN_COLUMNS} ORDER BY id"), [], raw_run)?;
+        let raw = self.query_rows(
+            &format!("{RUN_COLUMNS} WHERE {CONVERT_RUNS} ORDER BY id"),
+            [],
+            raw_run,
+        )?;
         raw.into_iter().map(|r| self.decode_run(r)).collect()
     }
 
@@ -83,7 +91,11 @@ impl Journal {
     pub fn run(&self, id: &str) -> Result<Option<RunRecord>, JournalError> {
         let conn = self.conn()?;
         let row = conn
-            .query_row(&format!("{RUN_COLUMNS} WHERE id = ?1"), [id], raw_run)
+            .query_row(
+                &format!("{RUN_COLUMNS} WHERE id = ?1 AND {CONVERT_RUNS}"),
+                [id],
+                raw_run,
+            )
             .optional()
             .map_err(|e| self.sql(e))?;
         drop(conn);
@@ -98,7 +110,7 @@ impl Journal {
         let conn = self.conn()?;
         let row = conn
             .query_row(
-                &format!("{RUN_COLUMNS} WHERE {clause}"),
+                &format!("{RUN_COLUMNS} WHERE {CONVERT_RUNS} AND {clause}"),
                 [status.map(RunStatus::as_str)],
                 raw_run,
             )
@@ -137,7 +149,9 @@ impl Journal {
         let mut conn = self.conn()?;
         let tx = conn.transaction().map_err(|e| self.sql(e))?;
         tx.execute(
-            "UPDATE runs SET status = ?2, finished_at = ?1 WHERE status = ?3",
+            &format!(
+                "UPDATE runs SET status = ?2, finished_at = ?1 WHERE status = ?3 AND {CONVERT_RUNS}"
+            ),
             params![
                 now,
                 RunStatus::Abandoned.as_str(),
@@ -201,6 +215,9 @@ impl Journal {
 }
 
 const RUN_COLUMNS: &str = "SELECT id, started_at, finished_at, status, input_path, input_sha256, tenant_id, graph_root, command, options FROM runs";
+
+/// The condition that keeps a query to `apply`'s runs (older journals hold only those).
+const CONVERT_RUNS: &str = "kind = 'convert'";
 
 struct RawRun {
     id: String,

@@ -12,7 +12,7 @@ use super::{ReportInput, render_html};
 ///
 /// The file is created readable by its owner only (on Unix), like the journal: it lists
 /// people, their addresses and what happened to their accounts.
-pub fn write_html(input: &ReportInput<'_>, path: &Path) -> Result<(), io::Error> {
+pub fn write_html(input: &ReportInput, path: &Path) -> Result<(), io::Error> {
     let html = render_html(input);
     let name = path.file_name().ok_or_else(|| {
         io::Error::new(

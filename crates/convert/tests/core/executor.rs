@@ -195,3 +195,158 @@ async fn an_intent_whose_request_took_effect_is_never_sent_again() {
         .expect("a reconciled invitation is still tracked");
     assert_eq!(invitation.state, Some(InvitationState::PendingAcceptance));
 }
+
+/// A credential that signs in a few times and then is refused, like an access token
+/// file lapsing or a secret revoked mid-run.
+struct Lapsing {
+    token: String,
+    left: std::sync::atomic::AtomicUsize,
+}
+
+impl b2b_graph::TokenSource for Lapsing {
+    fn token(
+        &self,
+    ) -> futures::future::BoxFuture<'_, Result<b2b_graph::AccessToken, b2b_graph::GraphError>> {
+        let left = self.left.fetch_update(
+            std::sync::atomic::Ordering::SeqCst,
+            std::sync::atomic::Ordering::SeqCst,
+            |n| n.checked_sub(1),
+        );
+        let answer = match left {
+            Ok(_) => Ok(b2b_graph::AccessToken {
+                secret: secrecy::SecretString::from(self.token.clone()),
+                expires_at: jiff::Timestamp::MAX,
+            }),
+            Err(_) => Err(b2b_graph::GraphError::SignIn {
+                credential: "access token file token.jwt".into(),
+                reason: "the token expires at 2026-12-02T02:00:00Z; the run stops before it lapses"
+                    .into(),
+                fix: "get a new access token".into(),
+                error_codes: Vec::new(),
+                trace_id: None,
+                correlation_id: None,
+            }),
+        };
+        Box::pin(async move { answer })
+    }
+
+    fn invalidate(&self) {}
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_credential_lapsing_mid_run_stops_it_with_nothing_failed_and_a_resume_finishes() {
+    let fixture = Fixture::demo().await;
+    let (journal, run, plan) = planned_run(&fixture).await;
+    let token = fixture
+        .emulator
+        .token_service()
+        .mint_for_tests(crate::support::DEMO_CLIENT_ID)
+        .unwrap();
+    let root = fixture.emulator.url();
+    let lapsing = b2b_graph::GraphClient::new(
+        b2b_graph::Endpoints::new(root.clone(), root).unwrap(),
+        std::sync::Arc::new(Lapsing {
+            token,
+            left: 5.into(),
+        }),
+        b2b_graph::ClientOptions::default(),
+    )
+    .unwrap();
+    let execution = executor::execute(&lapsing, &journal, &run, &options(), &|_| {})
+        .await
+        .unwrap();
+    assert!(execution.sign_in_lost);
+    let stopped = execution.stopped.clone().unwrap_or_default();
+    assert!(
+        stopped.contains("sign-in with access token file"),
+        "{stopped}"
+    );
+    assert!(execution.unfinished > 0, "{execution:?}");
+    assert!(
+        execution
+            .results
+            .iter()
+            .all(|r| r.outcome == EntryOutcome::Converted),
+        "a lapsed credential fails no row: {:?}",
+        execution.results
+    );
+
+    let resumed = executor::execute(&fixture.client, &journal, &run, &options(), &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(resumed.unfinished, 0, "{resumed:?}");
+    assert!(!resumed.sign_in_lost);
+    let mut invited = invited_user_ids(&fixture.state());
+    invited.sort();
+    assert_eq!(
+        invited,
+        to_convert(&plan),
+        "each eligible user invited once"
+    );
+}
+
+/// The policies change after the plan was made: Graph refuses the invitations of two
+/// partners (a deny-listed domain, a partner tenant blocked by cross-tenant access) with
+/// 400s, which fail those rows only; the execution converts everyone else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partner_refusal_fails_only_its_row() {
+    let fixture = Fixture::demo().await;
+    let (journal, run, plan) = planned_run(&fixture).await;
+    let row_of = |user: &str| {
+        plan.entries
+            .iter()
+            .find(|e| e.user_id.as_deref() == Some(user) && e.decision == Decision::Convert)
+            .map(|e| e.row)
+            .unwrap_or_else(|| panic!("{user} is to convert"))
+    };
+    let ben = "d0000000-0000-4000-8000-000000000002";
+    let chen = "d0000000-0000-4000-8000-000000000003";
+    let document = serde_json::json!({"B2BManagementPolicy": {"InvitationsAllowedAndBlockedDomainsPolicy":
+        {"AllowedDomains": [], "BlockedDomains": ["northwind.com"]}}});
+    let blocked = serde_json::json!({"accessType": "blocked",
+        "targets": [{"target": "AllUsers", "targetType": "user"}]});
+    fixture
+        .emulator
+        .set_policies(
+            &serde_json::json!({
+                "b2bManagementPolicy": {"definition": [document.to_string()]},
+                "crossTenantAccessPolicy": {"partners": [{
+                    "tenantId": "c1000000-0000-4000-8000-000000000003",
+                    "b2bCollaborationInbound": {"usersAndGroups": blocked}}]}
+            }),
+            false,
+        )
+        .unwrap();
+
+    let execution = executor::execute(&fixture.client, &journal, &run, &options(), &|_| {})
+        .await
+        .unwrap();
+    assert!(execution.stopped.is_none(), "{:?}", execution.stopped);
+    assert_eq!(execution.unfinished, 0);
+    let failed: Vec<u64> = execution
+        .results
+        .iter()
+        .filter(|r| r.outcome == EntryOutcome::Failed)
+        .map(|r| r.row)
+        .collect();
+    assert_eq!(
+        failed,
+        [row_of(ben), row_of(chen)],
+        "{:?}",
+        execution.results
+    );
+    let converted = execution
+        .results
+        .iter()
+        .filter(|r| r.outcome == EntryOutcome::Converted)
+        .count();
+    assert_eq!(converted, to_convert(&plan).len() - 2);
+    let mut invited = invited_user_ids(&fixture.state());
+    invited.sort();
+    let mut expected: Vec<String> = to_convert(&plan)
+        .into_iter()
+        .filter(|id| id != ben && id != chen)
+        .collect();
+    expected.sort();
+    assert_eq!(invited, expected);
+}

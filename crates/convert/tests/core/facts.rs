@@ -25,9 +25,9 @@ async fn the_demo_tenant_is_read_and_every_row_decided() {
 
     assert_eq!(plan.entries.len(), input.rows.len());
     let counts = plan.counts();
-    assert_eq!(counts[&Decision::Convert], 6, "{counts:?}");
+    assert_eq!(counts[&Decision::Convert], 7, "{counts:?}");
     assert_eq!(counts[&Decision::Skip], 3, "{counts:?}");
-    assert_eq!(counts[&Decision::Blocked], 15, "{counts:?}");
+    assert_eq!(counts[&Decision::Blocked], 20, "{counts:?}");
     let last = last.lock().unwrap().expect("progress was reported");
     assert_eq!(last.done, last.total, "progress ends at its total");
 
@@ -46,6 +46,18 @@ async fn the_demo_tenant_is_read_and_every_row_decided() {
         codes.values().any(|c| c.contains(&"privileged_role")),
         "{codes:?}"
     );
+    // And one per pre-flight rule.
+    assert_eq!(codes[&26], ["privileged_role"], "PIM-eligible: {codes:?}");
+    assert_eq!(codes[&27], ["role_assignable_group"], "{codes:?}");
+    assert_eq!(codes[&28], ["role_assignable_group"], "{codes:?}");
+    assert_eq!(
+        codes[&29],
+        ["partner_blocked_by_cross_tenant_access"],
+        "{codes:?}"
+    );
+    assert_eq!(codes[&30], Vec::<&str>::new(), "wendy converts");
+    assert_eq!(codes[&31], ["domain_blocked_by_policy"], "{codes:?}");
+    assert!(plan.findings.is_empty(), "{:?}", plan.findings);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,6 +10,9 @@ use graph_emulator::{EmulatorConfig, RunningEmulator, Tenant};
 use secrecy::SecretString;
 use serde_json::Value;
 
+/// The demo tenant's converting application.
+pub const DEMO_CLIENT_ID: &str = "5d7f1c2a-9e3b-4f6d-8a1c-2b3e4f5a6b7c";
+
 /// The demo's input file.
 pub const DEMO_INPUT: &str = include_str!("../../../../tenants/demo-input.csv");
 

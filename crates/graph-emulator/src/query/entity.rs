@@ -32,6 +32,13 @@ pub struct EntitySet {
     pub indexed: &'static [&'static str],
     /// Properties returned without `$select`; `None` means all stored ones.
     pub default_select: Option<&'static [&'static str]>,
+    /// Whether the directory's advanced-query rules apply: `ne`, `not` and `endsWith` need
+    /// `ConsistencyLevel: eventual` and `$count=true`, and `@odata.count` needs both too.
+    /// True for directory objects; false for the role-management sets, where Graph
+    /// documents `ne` without those conditions.
+    pub advanced_queries: bool,
+    /// Navigation properties `$expand` may name (none: `$expand` is refused).
+    pub expandable: &'static [&'static str],
 }
 
 /// `/users`.
@@ -90,6 +97,8 @@ pub static USERS: EntitySet = EntitySet {
         "surname",
         "userPrincipalName",
     ]),
+    advanced_queries: true,
+    expandable: &[],
 };
 
 /// `/groups`.
@@ -106,9 +115,13 @@ pub static GROUPS: EntitySet = EntitySet {
         ("groupTypes", ANY | EQ | NOT),
         ("mailEnabled", ENUMISH | EQ_NULL),
         ("securityEnabled", ENUMISH),
+        // group.md: "Supports $filter (eq, ne, not)".
+        ("isAssignableToRole", EQ | NE | NOT),
     ],
     indexed: &["id", "mail", "proxyAddresses"],
     default_select: None,
+    advanced_queries: true,
+    expandable: &[],
 };
 
 /// `/contacts` (orgContact).
@@ -127,6 +140,40 @@ pub static CONTACTS: EntitySet = EntitySet {
     ],
     indexed: &["id", "mail", "proxyAddresses"],
     default_select: None,
+    advanced_queries: true,
+    expandable: &[],
+};
+
+/// `/roleManagement/directory/roleEligibilityScheduleInstances` (PIM eligibilities). The
+/// filterable properties and their operators are unifiedroleeligibilityscheduleinstance.md's
+/// ("Supports `$filter` (`eq`, `ne`)", plus `eq null` on the two scope ids); `$expand`
+/// takes `roleDefinition` (the other navigation properties are not implemented: 400).
+pub static ROLE_ELIGIBILITY_INSTANCES: EntitySet = EntitySet {
+    name: "roleManagement/directory/roleEligibilityScheduleInstances",
+    type_name: "microsoft.graph.unifiedRoleEligibilityScheduleInstance",
+    resource: "UnifiedRoleEligibilityScheduleInstance",
+    filterable: &[
+        ("principalId", EQ | NE),
+        ("roleDefinitionId", EQ | NE),
+        ("memberType", EQ | NE),
+        ("roleEligibilityScheduleId", EQ | NE),
+        ("directoryScopeId", EQ | NE | EQ_NULL),
+        ("appScopeId", EQ | NE | EQ_NULL),
+    ],
+    indexed: &["id", "principalId"],
+    default_select: Some(&[
+        "id",
+        "principalId",
+        "roleDefinitionId",
+        "directoryScopeId",
+        "appScopeId",
+        "startDateTime",
+        "endDateTime",
+        "memberType",
+        "roleEligibilityScheduleId",
+    ]),
+    advanced_queries: false,
+    expandable: &["roleDefinition"],
 };
 
 impl EntitySet {

@@ -1,6 +1,7 @@
 //! Graph's OData query options for directory collections (`$filter`, `$select`, `$top`,
 //! `$count`, `$skiptoken`): parsing, the per-property support rules, advanced-query rules,
-//! evaluation, projection and paging. One engine serves `/users`, `/groups` and `/contacts`.
+//! evaluation, projection and paging. One engine serves `/users`, `/groups`, `/contacts`
+//! and `/roleManagement/directory/roleEligibilityScheduleInstances`.
 //!
 //! Rules and choices (graph-facts.md §2 and §4; stricter where undocumented):
 //! - Query values are decoded as `application/x-www-form-urlencoded` (like ASP.NET): a
@@ -12,8 +13,12 @@
 //! - `identities/any(...)` accepts only `issuerAssignedId eq .. and issuer eq ..`, or `issuer
 //!   eq` alone for `google.com`, `facebook.com`, `mail`, `phone`; `signInType eq
 //!   'userPrincipalName'` is refused.
-//! - `$orderby`, `$search`, `$expand` and `$skip` are not implemented and answer 400 (stricter
-//!   than Graph for `$orderby`/`$search`, which exist there).
+//! - `$orderby`, `$search` and `$skip` are not implemented and answer 400 (stricter than
+//!   Graph for `$orderby`/`$search`, which exist there); `$expand` too, except on the sets
+//!   that name expandable navigation properties ([`EntitySet::expandable`]), and then only
+//!   those, without nested options.
+//! - The role-management set ([`ROLE_ELIGIBILITY_INSTANCES`]) is not a directory-object
+//!   set: `ne` needs no advanced query there and `$count=true` alone gives `@odata.count`.
 //! - `$skiptoken` is opaque (base64 of a position and a digest of the other options); a token
 //!   sent with different options is refused.
 //! - Listing users refuses `$select` of the properties Graph serves only on a single user
@@ -37,7 +42,7 @@ mod plan;
 mod response;
 mod support;
 
-pub use entity::{CONTACTS, EntitySet, GROUPS, USERS};
+pub use entity::{CONTACTS, EntitySet, GROUPS, ROLE_ELIGIBILITY_INSTANCES, USERS};
 pub use filter::{Expr, Lit, Op, parse_filter};
-pub use options::{QueryOptions, is_eventual, parse_options};
-pub use response::{context, count, list, project};
+pub use options::{QueryOptions, is_eventual, parse_options, parse_options_expanding};
+pub use response::{context, count, list, list_with, page_values, project};

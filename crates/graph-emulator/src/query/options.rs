@@ -24,13 +24,29 @@ pub struct QueryOptions {
     pub top: Option<usize>,
     /// `$count=true`.
     pub count: bool,
+    /// `$expand`, split on commas (only where the caller allowed it).
+    pub expand: Vec<String>,
     pub(super) skiptoken: Option<String>,
     /// Every option as sent (for nextLink), minus `$skiptoken`.
     raw: Vec<(String, String)>,
 }
 
-/// Parses a raw query string. Unknown `$` options and unimplemented ones are 400.
+/// Parses a raw query string. Unknown `$` options and unimplemented ones (`$expand`
+/// included) are 400.
 pub fn parse_options(raw_query: Option<&str>) -> Result<QueryOptions, GraphError> {
+    parse(raw_query, None)
+}
+
+/// Like [`parse_options`], but `$expand` may name the navigation properties in `allowed`
+/// (each at most once, without nested options); anything else in it is 400.
+pub fn parse_options_expanding(
+    raw_query: Option<&str>,
+    allowed: &[&str],
+) -> Result<QueryOptions, GraphError> {
+    parse(raw_query, Some(allowed))
+}
+
+fn parse(raw_query: Option<&str>, expandable: Option<&[&str]>) -> Result<QueryOptions, GraphError> {
     let mut opts = QueryOptions::default();
     let mut seen = BTreeMap::new();
     for (key, value) in form_urlencoded::parse(raw_query.unwrap_or("").as_bytes()) {
@@ -86,6 +102,18 @@ pub fn parse_options(raw_query: Option<&str>) -> Result<QueryOptions, GraphError
                 opts.skiptoken = Some(value);
                 continue;
             }
+            "$expand" if expandable.is_some() => {
+                let allowed = expandable.unwrap_or_default();
+                for name in value.split(',').map(str::trim) {
+                    if !allowed.contains(&name) || opts.expand.iter().any(|e| e == name) {
+                        return Err(GraphError::bad_request(format!(
+                            "Parsing OData Select and Expand failed: '{name}' can't be expanded here (expandable: {}).",
+                            allowed.join(", ")
+                        )));
+                    }
+                    opts.expand.push(name.to_owned());
+                }
+            }
             "$orderby" | "$search" | "$expand" | "$skip" => {
                 return Err(GraphError::unsupported_query(format!(
                     "Query option '{key}' is not supported by this emulator."
@@ -109,6 +137,7 @@ impl QueryOptions {
         self.select.hash(&mut h);
         self.top.hash(&mut h);
         self.count.hash(&mut h);
+        self.expand.hash(&mut h);
         h.finish()
     }
 
@@ -198,6 +227,20 @@ mod tests {
             "Request_BadRequest"
         );
         assert!(parse_options(Some("$bogus=1")).is_err());
+        assert!(parse_options(Some("$expand=roleDefinition")).is_err());
+        let o = parse_options_expanding(Some("$expand=roleDefinition"), &["roleDefinition"]);
+        assert_eq!(o.unwrap().expand, vec!["roleDefinition".to_owned()]);
+        for bad in [
+            "principal",
+            "roleDefinition($select=id)",
+            "roleDefinition,roleDefinition",
+        ] {
+            let q = format!("$expand={bad}");
+            assert!(
+                parse_options_expanding(Some(&q), &["roleDefinition"]).is_err(),
+                "{bad}"
+            );
+        }
         let o = parse_options(Some("$filter=mail%20eq%20%27a%2Bb%40c.com%27")).unwrap();
         assert_eq!(
             o.filter,

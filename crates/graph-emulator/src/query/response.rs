@@ -11,14 +11,28 @@ use crate::error::GraphError;
 use crate::index::{Collection, Object};
 use crate::schema::schema;
 
-/// Runs a list query over `objects`: filter, count, page, project. `base` is the absolute
-/// URL of the collection (for `@odata.context` and `@odata.nextLink`).
+/// Runs a list query over `objects`: filter, count, page, project. `root` is the
+/// emulator's root URL; the collection's URL is `{root}v1.0/{set.name}` (for
+/// `@odata.context` and `@odata.nextLink`).
 pub fn list(
     objects: &Collection,
     set: &EntitySet,
     opts: &QueryOptions,
     eventual: bool,
     root: &str,
+) -> Result<Value, GraphError> {
+    list_with(objects, set, opts, eventual, root, &|_, _| {})
+}
+
+/// [`list`], with `extend` adding to each projected object what it expands (`$expand`)
+/// from the stored one.
+pub fn list_with(
+    objects: &Collection,
+    set: &EntitySet,
+    opts: &QueryOptions,
+    eventual: bool,
+    root: &str,
+    extend: &dyn Fn(&Object, &mut Map<String, Value>),
 ) -> Result<Value, GraphError> {
     let advanced = eventual && opts.count;
     check_query(set, opts, advanced)?;
@@ -33,7 +47,9 @@ pub fn list(
             next = Some(i);
             break;
         }
-        page.push(Value::Object(project(object, set, opts.select.as_deref())));
+        let mut projected = project(object, set, opts.select.as_deref());
+        extend(object, &mut projected);
+        page.push(Value::Object(projected));
     }
 
     let mut out = Map::new();
@@ -41,7 +57,12 @@ pub fn list(
         "@odata.context".into(),
         Value::String(context(root, set.name, opts.select.as_deref(), false)),
     );
-    if advanced && opts.skiptoken.is_none() {
+    let counted = if set.advanced_queries {
+        advanced
+    } else {
+        opts.count
+    };
+    if counted && opts.skiptoken.is_none() {
         let n = matching(objects, opts, candidates.as_deref(), 0).count();
         out.insert("@odata.count".into(), Value::from(n));
     }
@@ -52,6 +73,35 @@ pub fn list(
             Value::String(opts.next_link(&base, position)),
         );
     }
+    out.insert("value".into(), Value::Array(page));
+    Ok(Value::Object(out))
+}
+
+/// One page of an already assembled list (a relationship such as `memberOf`): `$top`
+/// (default 100) from the `$skiptoken` position on, `@odata.nextLink` to `url` while more
+/// remain, `@odata.count` on the first page when `count`.
+pub fn page_values(
+    items: Vec<Value>,
+    opts: &QueryOptions,
+    url: &str,
+    context: String,
+    count: bool,
+) -> Result<Value, GraphError> {
+    let start = opts.start_position()?;
+    let top = opts.top.unwrap_or(100);
+    let total = items.len();
+    let mut out = Map::new();
+    out.insert("@odata.context".into(), Value::String(context));
+    if count && opts.skiptoken.is_none() {
+        out.insert("@odata.count".into(), Value::from(total));
+    }
+    if start + top < total {
+        out.insert(
+            "@odata.nextLink".into(),
+            Value::String(opts.next_link(url, start + top)),
+        );
+    }
+    let page: Vec<Value> = items.into_iter().skip(start).take(top).collect();
     out.insert("value".into(), Value::Array(page));
     Ok(Value::Object(out))
 }
@@ -109,7 +159,7 @@ fn check_query(set: &EntitySet, opts: &QueryOptions, advanced: bool) -> Result<(
     if let Some(filter) = &opts.filter {
         let mut needs_advanced = false;
         check(filter, set, None, false, &mut needs_advanced)?;
-        if needs_advanced && !advanced {
+        if needs_advanced && !advanced && set.advanced_queries {
             return Err(GraphError::unsupported_query("Unsupported Query."));
         }
     }

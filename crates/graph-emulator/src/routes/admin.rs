@@ -1,6 +1,8 @@
 //! The emulator's own admin view, outside `/v1.0` and without authentication:
-//! `GET /_emulator/state` (the tenant, invitations, emails, request log and its counters)
-//! and `POST /_emulator/reset` (back to the tenant file, log and counters cleared).
+//! `GET /_emulator/state` (the tenant — with group memberships, PIM eligibilities, partner
+//! tenants and the live policies —, invitations, emails, request log and its counters)
+//! and `POST /_emulator/reset` (back to the tenant file — federated identity credentials
+//! added and policies changed while running included —, log and counters cleared).
 //!
 //! The state document of a 100,000-user tenant is ~46 MB, and building it as a
 //! `serde_json::Value` tree peaked at 1.2 GB. So the document is serialized straight from
@@ -8,13 +10,15 @@
 //! a caller can ask for less:
 //! - `?section=requests,invitations` — only these sections (comma-separated, repeatable);
 //! - `?users=false` (any section name) — everything but that section;
-//! - `?top=N&skip=M` — a page of every array section included (`skip` first);
+//! - `?top=N&skip=M` — a page of every array section included (`skip` first; `policies`
+//!   is an object and always whole);
 //! - `?sinceSeq=S` — only request-log entries with `seq > S` (polling a long run).
 //!
 //! `tenantId`, `requestCount`, `resourceUnits` (RU the throttle charged, as in
 //! `x-ms-resource-unit`, refused requests included), `throttled` (429s answered),
-//! `requestsDropped`, `requestLogCapacity` and `requestCounts` (the never-dropping
-//! per-route counters) are always present: they are small. Without
+//! `requestsDropped`, `requestLogCapacity`, `requestCounts` (the never-dropping
+//! per-route counters) and `managedIdentityTokens` (tokens the managed identity endpoints
+//! issued) are always present: they are small. Without
 //! options the document is the full one, as before. Unknown options or bad values are 400
 //! with Graph's error body (stricter than ignoring them: a typo would otherwise silently
 //! return 46 MB).
@@ -29,6 +33,7 @@ use serde_json::{Map, Value};
 use super::AppState;
 use crate::directory::{Directory, InvitationRecord, MessageRecord};
 use crate::error::{GraphError, RequestIds};
+use crate::partners::PartnerTenant;
 use crate::request_log::{Counter, LogEntry};
 
 /// The array sections of the state document, in document order.
@@ -37,6 +42,10 @@ const SECTIONS: &[&str] = &[
     "groups",
     "orgContacts",
     "directoryRoles",
+    "groupMemberships",
+    "roleEligibilityScheduleInstances",
+    "partnerTenants",
+    "policies",
     "invitations",
     "messages",
     "requests",
@@ -152,6 +161,15 @@ struct RoleView<'a> {
     members: &'a [String],
 }
 
+/// One group's members and owners as the state document shows them.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct GroupLinksView<'a> {
+    group_id: &'a str,
+    members: &'a [String],
+    owners: &'a [String],
+}
+
 /// The state document, borrowed from the directory and the log while both are locked.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -166,6 +184,15 @@ struct StateView<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     directory_roles: Option<Vec<RoleView<'a>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    group_memberships: Option<Vec<GroupLinksView<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role_eligibility_schedule_instances: Option<Vec<&'a Map<String, Value>>>,
+    /// `Some(None)`: partners are not modelled (shown as `null`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    partner_tenants: Option<Option<Vec<&'a PartnerTenant>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    policies: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     invitations: Option<Vec<&'a InvitationRecord>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     messages: Option<Vec<&'a MessageRecord>>,
@@ -177,6 +204,7 @@ struct StateView<'a> {
     requests_dropped: u64,
     request_log_capacity: usize,
     request_counts: Vec<Counter<'a>>,
+    managed_identity_tokens: u64,
 }
 
 /// Locks the directory (read) and then the log — the order every other reader uses —
@@ -203,6 +231,32 @@ fn with_view<R>(app: &AppState, query: &StateQuery, f: impl FnOnce(&StateView<'_
                 })
                 .collect()
         }),
+        group_memberships: query
+            .page("groupMemberships", dir.membership.all().iter())
+            .map(|links| {
+                links
+                    .into_iter()
+                    .map(|g| GroupLinksView {
+                        group_id: &g.group_id,
+                        members: &g.members,
+                        owners: &g.owners,
+                    })
+                    .collect()
+            }),
+        role_eligibility_schedule_instances: query.page(
+            "roleEligibilityScheduleInstances",
+            dir.role_eligibility.iter(),
+        ),
+        partner_tenants: query.includes("partnerTenants").then(|| {
+            dir.partner_tenants.as_ref().map(|partners| {
+                partners
+                    .iter()
+                    .skip(query.skip)
+                    .take(query.top.unwrap_or(usize::MAX))
+                    .collect()
+            })
+        }),
+        policies: query.includes("policies").then(|| dir.policies.to_json()),
         invitations: query.page("invitations", dir.invitations.iter()),
         messages: query.page("messages", dir.messages.iter()),
         requests: query.page(
@@ -215,6 +269,7 @@ fn with_view<R>(app: &AppState, query: &StateQuery, f: impl FnOnce(&StateView<'_
         requests_dropped: log.dropped(),
         request_log_capacity: log.capacity(),
         request_counts: log.counters().collect(),
+        managed_identity_tokens: app.tokens.managed_identity_token_count(),
     };
     f(&view)
 }
@@ -265,6 +320,8 @@ pub async fn reset(State(app): State<AppState>) -> Response {
     *app.dir.write() = Directory::new(&app.tenant);
     app.log.lock().clear();
     app.throttle.reset_totals();
+    app.tokens.reset_managed_identity_token_count();
+    app.tokens.reset_federated_identity_credentials();
     StatusCode::NO_CONTENT.into_response()
 }
 

@@ -17,6 +17,18 @@
 //!   needs the app's directory roles to cover them (same matrix as PATCH of sensitive
 //!   properties), else 403 `Authorization_RequestDenied`; `resetRedemption` of a user holding
 //!   any role is always 403 (app-only).
+//! - **Delegated callers** (a user token): the permissions above are checked against `scp`;
+//!   the signed-in user must also hold a directory role that may do it, else 403
+//!   `Authorization_RequestDenied`: a plain invitation takes Guest Inviter, Directory
+//!   Writers, User Administrator or Global Administrator (graph-facts §1; the tenant's
+//!   guest-invite setting is taken as "admins and guest inviters only", stricter than
+//!   Entra's default of everyone); `resetRedemption` takes Helpdesk Administrator, User
+//!   Administrator or Global Administrator (graph-facts §1); converting an existing user
+//!   (`invitedUser.id` without reset, undocumented) takes User Administrator or Global
+//!   Administrator, as editing another user does. A role holder as target is judged by the
+//!   user's roles with the PATCH matrix (the app-only reset refusal does not apply). The
+//!   email keeps `customizedMessageBody` when the signed-in user has a `mail` (the
+//!   troubleshoot.md caveat is about app-only senders and inviters without mail).
 //! - `invitedUserType` is ignored for existing users (their userType stays); the response
 //!   reports their actual userType.
 //! - **Resend:** a new invitation for a `PendingAcceptance` user supersedes the earlier redeem
@@ -26,6 +38,36 @@
 //! - **`blockInvitesAfter: N`:** after N successful invitations every further one gets 403
 //!   `Forbidden` "Invitations are blocked for this directory due to suspicious activity",
 //!   for good (this also covers invitations sent inside `$batch`).
+//!
+//! The tenant's policies ([`crate::policy`]), checked for every invitation — plain,
+//! conversion or reset — at the moment it is sent ("Both allow/block list and cross-tenant
+//! access settings are checked at the time of invitation", ED
+//! external-id/allow-deny-list.md). Each refuses that one invitation; the next one to an
+//! allowed address goes through (unlike the anti-abuse block). Order: rights, then
+//! `allowInvitesFrom`, then the body, then the anti-abuse block, then the domain list, then
+//! cross-tenant access, then the target user's own rules.
+//! - **`allowInvitesFrom: none`** ("No one in the organization can invite guest users
+//!   including admins"): 403 `Authorization_RequestDenied` "Guest invitations not allowed
+//!   for your company. Contact your company administrator for more details." — app-only
+//!   callers too ("don't work if B2B invitations are disabled on the tenant", GD
+//!   invitation-post.md after PR #9556). The code is unconfirmed; the message is the one
+//!   admins report. The other values don't restrict app-only callers (PR #9556: "app
+//!   permission is fine with invitation restriction now"), and delegated callers keep the
+//!   stricter role rule above whatever the value.
+//! - **The B2B allow/deny list** (beta `b2bManagementPolicy`): a domain on the deny list
+//!   (or under one: subdomains too), or missing from a non-empty allow list, is 400
+//!   `BadRequest` "The domain of the user is currently blocked by your invitation policy
+//!   …" (the portal's wording, MicrosoftDocs/azure-docs allow-deny-list.md, 2023; the
+//!   API's status and code are unconfirmed).
+//! - **Cross-tenant access**: the invited domain's partner tenant ([`crate::partners`])
+//!   whose resolved inbound B2B collaboration settings (partner configuration first, its
+//!   `null`s inheriting the default) block all users or all applications: 400 `BadRequest`
+//!   "This invitation is blocked by cross-tenant access settings. Admins in both your
+//!   organization and the invited user's organization must configure cross-tenant access
+//!   settings to allow the invitation." (message: ED external-id/troubleshoot.md; status
+//!   and code unconfirmed). Settings that name particular partner users or groups don't
+//!   refuse the invitation (Entra can't tell who the invitee is before they sign in); the
+//!   redemption then fails ([`super::redeem`]).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -35,10 +77,28 @@ use serde_json::{Map, Value, json};
 use super::users::may_manage_admin;
 use super::{AppState, Ctx, json};
 use crate::directory::{
-    self, Directory, InvitationRecord, MessageRecord, has_mailbox, strings, text,
+    self, Directory, InvitationRecord, MessageKind, MessageRecord, has_mailbox, strings, text,
 };
 use crate::error::GraphError;
+use crate::policy::b2b_list::DomainVerdict;
+use crate::policy::cross_tenant::Inbound;
 use crate::schema::{is_annotation, schema};
+
+/// Directory roles that let a signed-in user send a plain invitation.
+const DELEGATED_INVITERS: &[&str] = &[
+    "Guest Inviter",
+    "Directory Writers",
+    "User Administrator",
+    "Global Administrator",
+];
+/// Directory roles that let a signed-in user convert an existing user.
+const DELEGATED_CONVERTERS: &[&str] = &["User Administrator", "Global Administrator"];
+/// Directory roles that let a signed-in user reset a user's redemption.
+const DELEGATED_RESETTERS: &[&str] = &[
+    "Helpdesk Administrator",
+    "User Administrator",
+    "Global Administrator",
+];
 
 const FORBIDDEN_CHARS: &str = "~!#$%^&*()+=[]{}\\/|;:\"<>?,";
 
@@ -224,8 +284,8 @@ fn invite(app: &AppState, ctx: &Ctx, body: &[u8]) -> Result<Response, GraphError
     // user (or resets redemption) decides which permission is needed.
     let raw: Value =
         serde_json::from_slice(body).map_err(|_| bad("The request body is not valid JSON."))?;
-    let targets_user = raw.get("invitedUser").is_some_and(|v| !v.is_null())
-        || raw.get("resetRedemption") == Some(&Value::Bool(true));
+    let resets = raw.get("resetRedemption") == Some(&Value::Bool(true));
+    let targets_user = raw.get("invitedUser").is_some_and(|v| !v.is_null()) || resets;
     let permissions: &[&'static str] = if targets_user {
         &["User.ReadWrite.All", "Directory.ReadWrite.All"]
     } else {
@@ -236,6 +296,20 @@ fn invite(app: &AppState, ctx: &Ctx, body: &[u8]) -> Result<Response, GraphError
         ]
     };
     ctx.require(permissions).map_err(|_| unauthorized(ctx))?;
+    ctx.principal.require_user_role(if resets {
+        DELEGATED_RESETTERS
+    } else if targets_user {
+        DELEGATED_CONVERTERS
+    } else {
+        DELEGATED_INVITERS
+    })?;
+    if app.dir.read().policies.allow_invites_from() == "none" {
+        return Err(GraphError::new(
+            StatusCode::FORBIDDEN,
+            "Authorization_RequestDenied",
+            "Guest invitations not allowed for your company. Contact your company administrator for more details.",
+        ));
+    }
     let req = parse(body)?;
 
     let mut dir = app.dir.write();
@@ -249,6 +323,7 @@ fn invite(app: &AppState, ctx: &Ctx, body: &[u8]) -> Result<Response, GraphError
             "Invitations are blocked for this directory due to suspicious activity. Please contact Microsoft support.",
         ));
     }
+    check_policies(&dir, &req.address)?;
     let index = match &req.target {
         Some(id) => existing_user(&mut dir, ctx, &req, id)?,
         None => guest(&mut dir, &req)?,
@@ -300,23 +375,34 @@ fn invite(app: &AppState, ctx: &Ctx, body: &[u8]) -> Result<Response, GraphError
         created_date_time: now.clone(),
         token,
         redirect_url: req.redirect.clone(),
+        passcode: None,
     });
     if req.send {
         let org = organisation(&dir);
+        // The custom message reaches the email only from a signed-in inviter with a mail
+        // (see the module docs).
+        let custom = req.custom_body.as_deref().filter(|_| {
+            ctx.principal.delegated.as_ref().is_some_and(|user| {
+                dir.find_user(&user.user_id)
+                    .is_some_and(|i| text(&dir.users[i], "mail").is_some())
+            })
+        });
+        let custom = custom.map(|c| format!("{c}\n\n")).unwrap_or_default();
         dir.messages.push(MessageRecord {
+            kind: MessageKind::Invitation,
             to: req.address.clone(),
             cc: req.cc.clone(),
             language: req.language.clone(),
             body: format!(
-                "You're invited to access applications within the {org} organization. Accept invitation: {redeem_url}"
+                "{custom}You're invited to access applications within the {org} organization. Accept invitation: {redeem_url}"
             ),
             user_id: user_id.clone(),
             invite_redeem_url: redeem_url.clone(),
             sent_date_time: now,
+            passcode: None,
         });
     }
     dir.accepted_invitations += 1;
-    let _ = &req.custom_body; // left out of app-only emails, see the module docs
     Ok(json(
         StatusCode::CREATED,
         json!({
@@ -338,6 +424,33 @@ fn invite(app: &AppState, ctx: &Ctx, body: &[u8]) -> Result<Response, GraphError
             "invitedUser": {"id": user_id, "userPrincipalName": upn},
         }),
     ))
+}
+
+/// The per-invitation policy refusals: the B2B allow/deny list, then cross-tenant access
+/// (see the module docs).
+fn check_policies(dir: &Directory, address: &str) -> Result<(), GraphError> {
+    let domain = directory::domain_of(address).unwrap_or_default();
+    match dir.policies.domain_verdict(domain) {
+        DomainVerdict::Allowed => {}
+        verdict => {
+            let why = if verdict == DomainVerdict::Denied {
+                "it is on the list of blocked domains"
+            } else {
+                "it is not on the list of allowed domains"
+            };
+            return Err(bad(format!(
+                "The domain of the user is currently blocked by your invitation policy: {address} can't be invited because {domain} {why}."
+            )));
+        }
+    }
+    if let Some(partner) = dir.partner_for_domain(domain)
+        && dir.policies.inbound(&partner.tenant_id) == Inbound::Blocked
+    {
+        return Err(bad(
+            "This invitation is blocked by cross-tenant access settings. Admins in both your organization and the invited user's organization must configure cross-tenant access settings to allow the invitation.",
+        ));
+    }
+    Ok(())
 }
 
 /// The inviting organisation's name as shown to partners: its default domain.
@@ -400,7 +513,7 @@ fn existing_user(
         .iter()
         .map(|r| r.display_name.as_str())
         .collect();
-    if req.reset && !roles.is_empty() {
+    if req.reset && !roles.is_empty() && ctx.principal.delegated.is_none() {
         return Err(GraphError::new(
             StatusCode::FORBIDDEN,
             "Authorization_RequestDenied",

@@ -3,7 +3,8 @@
 //! helper's token, gate and simulation layers.
 //!
 //! Layer order (outermost first): request ids → Graph-shaped refusals → size limits
-//! ([`crate::limits`]) → request log (only `/v1.0`) → simulation → gate (only `/v1.0`) →
+//! ([`crate::limits`]) → request log (only `/v1.0` and `/beta`) → simulation → gate (only
+//! `/v1.0` and `/beta`) →
 //! route template noted for the log's counters → handlers. `$batch` items run through a second copy of the `/v1.0`
 //! routes wrapped in gate and log, so every item is authenticated, throttled and logged on
 //! its own.
@@ -12,13 +13,25 @@
 //! needs `Content-Type` (400 `BadRequest` "Write requests (excluding DELETE) must contain the
 //! Content-Type header declaration.") and it must be JSON (else 415); an unknown `/v1.0`
 //! segment is 400 `BadRequest` "Resource not found for the segment '…'."; a known route with
-//! the wrong method is 405; a path outside `/v1.0` is 400 "Invalid version: …".
+//! the wrong method is 405; a path outside `/v1.0` is 400 "Invalid version: …". The beta
+//! routes the emulator serves (`GET /beta/policies/b2bManagementPolicies`, `POST
+//! /beta/users/{id}/convertExternalToInternalMemberUser`) sit behind the same gate and log;
+//! every other `/beta` path is the unknown-segment 400.
 
 pub mod admin;
 pub mod batch;
+pub mod conversion;
+pub mod emulator_policies;
+pub mod emulator_tokens;
+pub mod federated_credentials;
 pub mod invitations;
+pub mod managed_identity;
+pub mod policies;
 pub mod redeem;
+pub mod relationships;
+pub mod role_management;
 pub mod roles;
+pub mod tenant_relationships;
 pub mod token;
 pub mod users;
 
@@ -30,7 +43,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{Next, from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use parking_lot::{Mutex, RwLock};
 use serde_json::Value;
 
@@ -227,7 +240,10 @@ async fn request_ids(mut request: Request, next: Next) -> Response {
 async fn request_log(State(app): State<AppState>, mut request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
     let batch = request.extensions().get::<BatchItem>().is_some();
-    if !(batch || path == "/v1.0" || path.starts_with("/v1.0/")) {
+    let versioned = ["/v1.0", "/beta"]
+        .iter()
+        .any(|v| path == *v || path.starts_with(&format!("{v}/")));
+    if !(batch || versioned) {
         return next.run(request).await;
     }
     let slot = LogSlot::default();
@@ -273,11 +289,13 @@ async fn note_route(request: Request, next: Next) -> Response {
         request.extensions().get::<MatchedPath>(),
     ) {
         let route = matched.as_str();
-        slot.0.lock().route = Some(if route.starts_with("/v1.0") {
-            route.to_owned()
-        } else {
-            format!("/v1.0{route}")
-        });
+        slot.0.lock().route = Some(
+            if route.starts_with("/v1.0") || route.starts_with("/beta") {
+                route.to_owned()
+            } else {
+                format!("/v1.0{route}")
+            },
+        );
     }
     next.run(request).await
 }
@@ -292,6 +310,9 @@ async fn unknown_segment(ctx: Ctx, request: Request) -> Response {
         "directoryRoles",
         "domains",
         "invitations",
+        "tenantRelationships",
+        "policies",
+        "roleManagement",
         "$batch",
     ];
     let segments: Vec<&str> = request
@@ -358,12 +379,72 @@ fn api_routes(app: &AppState) -> Router {
             "/users/{id}/revokeSignInSessions",
             post(users::revoke_sessions),
         )
+        .route("/users/{id}/memberOf", get(relationships::member_of))
+        .route(
+            "/users/{id}/transitiveMemberOf",
+            get(relationships::transitive_member_of),
+        )
+        .route(
+            "/users/{id}/ownedObjects",
+            get(relationships::owned_objects),
+        )
         .route("/groups", get(users::list_groups))
+        .route("/groups/{id}/members", get(relationships::group_members))
+        .route("/groups/{id}/owners", get(relationships::group_owners))
         .route("/contacts", get(users::list_contacts))
         .route("/directoryRoles", get(roles::list))
         .route("/directoryRoles/{id}/members", get(roles::members))
         .route("/domains", get(roles::domains))
         .route("/invitations", post(invitations::create))
+        .route(
+            "/tenantRelationships/{function}",
+            get(tenant_relationships::function),
+        )
+        .route(
+            "/policies/authorizationPolicy",
+            get(policies::authorization_policy),
+        )
+        .route(
+            "/policies/crossTenantAccessPolicy/default",
+            get(policies::cross_tenant_default),
+        )
+        .route(
+            "/policies/crossTenantAccessPolicy/partners",
+            get(policies::cross_tenant_partners),
+        )
+        .route(
+            "/policies/crossTenantAccessPolicy/partners/{tenant_id}",
+            get(policies::cross_tenant_partner),
+        )
+        .route(
+            "/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/{method}",
+            get(policies::authentication_method),
+        )
+        .route(
+            "/roleManagement/directory/roleEligibilityScheduleInstances",
+            get(role_management::eligibility_instances),
+        )
+        .route(
+            "/roleManagement/directory/roleDefinitions/{id}",
+            get(role_management::role_definition),
+        )
+        .fallback(unknown_segment)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(app.clone())
+}
+
+/// The `/beta` routes, relative to `/beta`: the B2B management policy and the conversion
+/// of external users back to internal ones.
+fn beta_routes(app: &AppState) -> Router {
+    Router::new()
+        .route(
+            "/policies/b2bManagementPolicies",
+            get(policies::b2b_management_policies),
+        )
+        .route(
+            "/users/{id}/convertExternalToInternalMemberUser",
+            post(conversion::convert),
+        )
         .fallback(unknown_segment)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(app.clone())
@@ -385,14 +466,34 @@ pub fn router(app: AppState, gate_state: Gate, simulation: Arc<SimulationState>)
         .merge(batch_routes)
         .layer(from_fn_with_state(gate_state.clone(), gate))
         .layer(from_fn(note_route));
+    let beta = beta_routes(&app)
+        .layer(from_fn_with_state(gate_state.clone(), gate))
+        .layer(from_fn(note_route));
     let tokens = gate_state.tokens.clone();
     let own: Router = Router::new()
         .route("/redeem/{token}", get(redeem::page).post(redeem::accept))
         .route("/_emulator/state", get(admin::state))
         .route("/_emulator/reset", post(admin::reset))
+        .route(
+            "/_emulator/policies",
+            put(emulator_policies::put).patch(emulator_policies::patch),
+        )
+        .route(
+            "/_emulator/tokens/federated",
+            post(emulator_tokens::federated),
+        )
+        .route(
+            "/_emulator/tokens/delegated",
+            post(emulator_tokens::delegated),
+        )
+        .route(
+            "/_emulator/applications/{client_id}/federatedIdentityCredentials",
+            post(federated_credentials::add),
+        )
         .with_state(app.clone());
     own.merge(tokens.router())
         .nest("/v1.0", v1)
+        .nest("/beta", beta)
         .fallback(unknown_version)
         .layer(from_fn_with_state(simulation, simulate))
         .layer(from_fn_with_state(app, request_log))

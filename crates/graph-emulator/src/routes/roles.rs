@@ -25,7 +25,8 @@ const ROLE_READ: &[&str] = &[
     "Directory.ReadWrite.All",
 ];
 
-fn role_json(role: &DirectoryRole) -> Value {
+/// A directory role as Graph serves it.
+pub(crate) fn role_json(role: &DirectoryRole) -> Value {
     json!({
         "id": role.id,
         "deletedDateTime": null,

@@ -29,6 +29,11 @@ impl TokenService {
             )
             .route("/{tenant}/discovery/v2.0/keys", get(jwks_endpoint))
             .route("/common/discovery/instance", get(instance_discovery))
+            .route(
+                "/_federation/.well-known/openid-configuration",
+                get(federation_discovery),
+            )
+            .route("/_federation/keys", get(federation_keys))
             .with_state(self)
     }
 }
@@ -109,6 +114,19 @@ fn tenant_document(
     match document {
         TenantDocument::Discovery => Json(service.discovery(tenant)).into_response(),
         TenantDocument::Jwks => Json(service.jwks()).into_response(),
+    }
+}
+
+/// The federation issuer's OpenID configuration (see [`crate::token`]).
+async fn federation_discovery(State(service): State<Arc<TokenService>>) -> Response {
+    Json(service.federation_discovery()).into_response()
+}
+
+/// The federation issuer's signing keys.
+async fn federation_keys(State(service): State<Arc<TokenService>>) -> Response {
+    match service.federation_jwks() {
+        Ok(jwks) => Json(jwks).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
     }
 }
 

@@ -22,6 +22,14 @@
 //!   service". A mail change rewrites proxyAddresses ([`crate::directory::rewrite_proxy_addresses`]).
 //! - `identities` needs `User.ManageIdentities.All` (or Directory.ReadWrite.All) and must keep
 //!   the `userPrincipalName` entry.
+//! - **Delegated callers** (a user token): the permissions above are checked against `scp`,
+//!   and the directory-role rules against the signed-in user's roles (Graph's effective
+//!   permission is the intersection). On top of that, every delegated PATCH and
+//!   revokeSignInSessions needs the user to hold User Administrator, Privileged
+//!   Authentication Administrator or Global Administrator, whoever the target is — the
+//!   signed-in user's own object included (stricter: which of their own properties a user
+//!   may change is a tenant setting, and none of the tool's changes are self-service).
+//!   Reads need only the scope.
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
@@ -66,7 +74,8 @@ const LIMITED_ADMIN_ROLES: &[&str] = &[
     "Usage Summary Reports Reader",
 ];
 
-/// Whether the app's directory roles allow sensitive changes to a user holding `target_roles`.
+/// Whether the caller's directory roles (the app's service principal's, or the signed-in
+/// user's for a delegated token) allow sensitive changes to a user holding `target_roles`.
 pub fn may_manage_admin(principal: &crate::principal::Principal, target_roles: &[&str]) -> bool {
     if target_roles.is_empty() {
         return true;
@@ -195,6 +204,7 @@ pub async fn revoke_sessions(
             "User.ReadWrite.All",
             "Directory.ReadWrite.All",
         ])?;
+        ctx.principal.require_user_role(DELEGATED_USER_WRITERS)?;
         let mut dir = app.dir.write();
         let index = ctx.target_user(&dir, &key)?;
         dir.update_user(index, |user| {
@@ -255,6 +265,13 @@ const SENSITIVE: &[&str] = &[
 ];
 
 const CLOUD_WRITABLE_WHEN_SYNCED: &[&str] = &["usageLocation", "preferredDataLocation"];
+
+/// Directory roles a signed-in user needs to change users through a delegated token.
+const DELEGATED_USER_WRITERS: &[&str] = &[
+    "User Administrator",
+    "Privileged Authentication Administrator",
+    "Global Administrator",
+];
 
 const GENERAL_WRITE: &[&str] = &[
     "User.ReadUpdate.All",
@@ -344,11 +361,8 @@ fn patch_user(app: &AppState, ctx: &Ctx, key: &str, body: &[u8]) -> Result<Respo
     for property in changes.keys() {
         let p = if property == "accountEnabled" {
             // Its least permission is a pair: User.EnableDisableAccount.All + User.Read.All.
-            let pair = ctx
-                .principal
-                .roles
-                .contains("User.EnableDisableAccount.All")
-                && ctx.principal.roles.contains("User.Read.All");
+            let pair = ctx.principal.holds("User.EnableDisableAccount.All")
+                && ctx.principal.holds("User.Read.All");
             if pair {
                 "User.EnableDisableAccount.All"
             } else {
@@ -366,6 +380,7 @@ fn patch_user(app: &AppState, ctx: &Ctx, key: &str, body: &[u8]) -> Result<Respo
         used.push(general.ok_or_else(GraphError::denied)?);
     }
     ctx.permission(&used.join(" + "));
+    ctx.principal.require_user_role(DELEGATED_USER_WRITERS)?;
 
     let mut dir = app.dir.write();
     let index = ctx.target_user(&dir, key)?;

@@ -1,6 +1,12 @@
 //! The check of the access tokens the service issued, run on every Graph request: the
 //! caller is whoever a valid token names, and any other token gets Graph's 401 with its
 //! `WWW-Authenticate` challenge.
+//!
+//! An app-only token (`idtyp` "app") must name a registered application or managed
+//! identity by its `appid`; their directory roles come from the tenant file. A delegated
+//! token (`idtyp` "user") names its user by `oid`/`upn` and its public client by `appid`,
+//! which need not be registered (the Azure CLI is Microsoft's app); the user's directory
+//! roles are looked up by the gate.
 
 use std::collections::BTreeSet;
 
@@ -10,7 +16,7 @@ use jsonwebtoken::{Algorithm, Validation};
 use super::service::{AccessClaims, TokenService};
 use crate::clock;
 use crate::error::GraphError;
-use crate::principal::Principal;
+use crate::principal::{DelegatedUser, Principal};
 
 impl TokenService {
     /// Checks the `Authorization: Bearer` header of a Graph request and returns the caller.
@@ -56,18 +62,21 @@ impl TokenService {
         validation.validate_exp = false;
         validation.validate_nbf = false;
         validation.validate_aud = false;
-        let claims =
-            match jsonwebtoken::decode::<AccessClaims>(token, &self.decoding_key, &validation) {
-                Ok(data) => data.claims,
-                Err(e) => {
-                    return Err(unauthorized(match e.kind() {
-                        jsonwebtoken::errors::ErrorKind::InvalidSignature => {
-                            "Access token validation failure. Invalid signature."
-                        }
-                        _ => "Access token validation failure.",
-                    }));
-                }
-            };
+        let claims = match jsonwebtoken::decode::<AccessClaims>(
+            token,
+            &self.key.decoding_key,
+            &validation,
+        ) {
+            Ok(data) => data.claims,
+            Err(e) => {
+                return Err(unauthorized(match e.kind() {
+                    jsonwebtoken::errors::ErrorKind::InvalidSignature => {
+                        "Access token validation failure. Invalid signature."
+                    }
+                    _ => "Access token validation failure.",
+                }));
+            }
+        };
         let now = clock::now_seconds();
         // Graph gives no skew to its own tokens' expiry: stricter than most validators.
         if now >= claims.exp || now < claims.nbf {
@@ -85,15 +94,52 @@ impl TokenService {
                 "Access token validation failure. Invalid issuer.",
             ));
         }
-        let client = self
-            .clients
-            .get(&claims.appid.to_ascii_lowercase())
-            .ok_or_else(|| unauthorized("Access token validation failure."))?;
+        let roles = claims
+            .roles
+            .unwrap_or_default()
+            .into_iter()
+            .collect::<BTreeSet<_>>();
+        let key = claims.appid.to_ascii_lowercase();
+        if claims.idtyp == "user" {
+            let scopes: BTreeSet<String> = claims
+                .scp
+                .as_deref()
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect();
+            if scopes.is_empty() || !roles.is_empty() {
+                return Err(unauthorized("Access token validation failure."));
+            }
+            return Ok(Principal {
+                app_id: claims.appid,
+                tenant_id: claims.tid,
+                roles,
+                scopes,
+                directory_roles: BTreeSet::new(),
+                delegated: Some(DelegatedUser {
+                    user_id: claims.oid,
+                    user_principal_name: claims.upn.unwrap_or_default(),
+                }),
+            });
+        }
+        let (app_id, directory_roles) = if let Some(client) = self.clients.get(&key) {
+            (&client.app.client_id, &client.app.directory_roles)
+        } else if let Some(identity) = self.identities.get(&key) {
+            (
+                &identity.identity.client_id,
+                &identity.identity.directory_roles,
+            )
+        } else {
+            return Err(unauthorized("Access token validation failure."));
+        };
         Ok(Principal {
-            app_id: client.app.client_id.clone(),
+            app_id: app_id.clone(),
             tenant_id: claims.tid,
-            roles: claims.roles.into_iter().collect::<BTreeSet<_>>(),
-            directory_roles: client.app.directory_roles.iter().cloned().collect(),
+            roles,
+            scopes: BTreeSet::new(),
+            directory_roles: directory_roles.iter().cloned().collect(),
+            delegated: None,
         })
     }
 }

@@ -1,5 +1,6 @@
-//! The emulator's Entra ID token endpoint (OAuth 2.0 client credentials) and the check of
-//! the access tokens it issues.
+//! The emulator's Entra ID token endpoint (OAuth 2.0 client credentials), the other ways a
+//! caller gets a Graph token (federated tokens, delegated user tokens, managed identities),
+//! and the check of the access tokens it issues.
 //!
 //! Served (graph-facts.md §7):
 //! - `GET /{tenant}/v2.0/.well-known/openid-configuration`: the discovery document MSAL
@@ -8,7 +9,21 @@
 //! - `GET /common/discovery/instance`: MSAL's instance discovery (clients can also skip it
 //!   with `disable_instance_discovery=True`).
 //! - `POST /{tenant}/oauth2/v2.0/token`: `grant_type=client_credentials` with a client
-//!   secret (form field or HTTP Basic) or a certificate-signed client assertion.
+//!   secret (form field or HTTP Basic), a certificate-signed client assertion, or a
+//!   federated token as the client assertion (workload identity federation; how the two
+//!   kinds of assertion are told apart: `request.rs`; the federated checks and the sources
+//!   of their AADSTS codes: `federation.rs`).
+//! - `GET /_federation/.well-known/openid-configuration`, `GET /_federation/keys`: the
+//!   emulator's own external OIDC issuer (`{root}_federation`), the only issuer federated
+//!   credentials can trust offline. Its tokens are minted with
+//!   `POST /_emulator/tokens/federated`, and credentials naming it can be added while
+//!   running ([`crate::routes::federated_credentials`]), since its URL has the port in it.
+//! - Delegated tokens (`idtyp` "user", `scp`, the user's `oid`/`upn`, `appidacr` "0"):
+//!   minted with `POST /_emulator/tokens/delegated` ([`crate::routes::emulator_tokens`]);
+//!   there is no interactive sign-in.
+//! - Managed identity tokens (app-only, `appidacr` "2", 24 h): the App Service
+//!   (`/msi/token`, 2019-08-01) and IMDS (`/metadata/identity/oauth2/token`, 2018-02-01)
+//!   protocols on the second listener ([`crate::routes::managed_identity`]).
 //!
 //! `{tenant}` is the tenant id or one of its verified domains. Errors use Entra's body:
 //! `{error, error_description:"AADSTSnnn: …\r\nTrace ID…", error_codes:[n], timestamp,
@@ -24,7 +39,8 @@
 //! quoted in public issues: 700024 (assertion time range; MSAL issue #4951), 1002012
 //! (scope without `/.default`; several issues), 50012 (assertion audience "does not match
 //! Realm issuer"; ADAL-Python issue #79, 2017: the current code for a wrong `aud` is not
-//! documented). From memory, not confirmed: 700021 (assertion `iss` ≠ `client_id`),
+//! documented), 700211/700212/700213 (federated token issuer/audience/subject matches no
+//! credential; sources in `federation.rs`). From memory, not confirmed: 700021 (assertion `iss` ≠ `client_id`),
 //! 9000411 (duplicated parameter).
 //!
 //! Stricter choices where the behaviour is not documented:
@@ -43,7 +59,10 @@
 //! assertion), the assertion's maximum lifetime (documented as not enforced).
 //!
 //! Access tokens are RS256 JWTs signed with a key generated per [`TokenService`], so a
-//! token from another emulator run (or anywhere else) is refused. Graph accepts v1.0
+//! token from another emulator run (or anywhere else) is refused. The bearer check accepts
+//! app-only tokens of a registered application or managed identity and delegated tokens;
+//! what a delegated caller may do is the intersection of `scp` and the signed-in user's
+//! directory roles ([`crate::principal`]). Graph accepts v1.0
 //! tokens, so they carry v1 claims (`iss` `https://sts.windows.net/{tid}/`, `appid`,
 //! `appidacr`) and their v2 twins (`azp`, `azpacr`). The service principal's `oid` is
 //! derived from the client id, so it is stable across runs. Nothing here logs a secret,
@@ -53,13 +72,21 @@
 
 mod assertion;
 mod bearer;
+mod delegated;
 mod error;
+mod federation;
 #[cfg(test)]
 mod fixture;
+mod keys;
+mod managed_identity;
 mod request;
 mod service;
 
 pub use assertion::ASSERTION_SKEW_SECONDS;
+pub use delegated::{AZURE_CLI_CLIENT_ID, DelegatedGrant};
 pub use error::TokenError;
 pub(crate) use error::no_store;
+pub use federation::{FEDERATION_AUDIENCE, FEDERATION_ISSUER};
+pub use managed_identity::MANAGED_IDENTITY_TOKEN_LIFETIME_SECONDS;
+pub(crate) use managed_identity::{DefaultIdentity, IdentitySelector, ManagedIdentityToken};
 pub use service::{GRAPH_RESOURCE, TOKEN_LIFETIME_SECONDS, TokenService};

@@ -1,5 +1,12 @@
 //! One client-credentials token request, checked in the order Entra answers: tenant, form,
-//! grant type, client, credential (secret or assertion), scope; only then is a token minted.
+//! grant type, client, credential (secret, certificate assertion or federated token), scope;
+//! only then is a token minted.
+//!
+//! Which kind a `client_assertion` is: one whose header names a certificate thumbprint
+//! (`x5t` or `x5t#S256`) and whose `iss` is the client id is a certificate credential
+//! ([`super::assertion`]); every other one is a federated token ([`super::federation`]).
+//! Entra documents no rule; this one keeps every certificate refusal the certificate path
+//! had, and sends a token from an external issuer to the federated credentials.
 
 use std::collections::HashMap;
 
@@ -48,6 +55,21 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
             .map(|(_, v)| v.into_owned())
     };
     Some((unescape(id)?, unescape(secret)?))
+}
+
+/// Whether a client assertion is a certificate credential (see the module docs); anything
+/// unreadable goes down the certificate path, whose checks name the problem.
+fn is_certificate_assertion(assertion: &str, client_id: &str) -> bool {
+    let Ok(header) = jsonwebtoken::decode_header(assertion) else {
+        return true;
+    };
+    if header.x5t.is_none() && header.x5t_s256.is_none() {
+        return false;
+    }
+    let issuer = jsonwebtoken::dangerous::insecure_decode_claims::<Value>(assertion)
+        .ok()
+        .and_then(|claims| claims.get("iss").and_then(Value::as_str).map(str::to_owned));
+    issuer.is_none_or(|iss| iss.eq_ignore_ascii_case(client_id))
 }
 
 impl TokenService {
@@ -238,20 +260,18 @@ impl TokenService {
                         ));
                     }
                 }
-                self.check_assertion(client, assertion, tenant, clock::now_seconds())?;
-                ClientAuth::Certificate
+                let now = clock::now_seconds();
+                if is_certificate_assertion(assertion, &client.app.client_id) {
+                    self.check_assertion(client, assertion, tenant, now)?;
+                    ClientAuth::Certificate
+                } else {
+                    self.check_federated(client, assertion, now)?;
+                    ClientAuth::Federated
+                }
             }
         };
         let audience = self.check_scope(scope)?;
-        let token = self
-            .mint(client, &audience, auth, clock::now_seconds())
-            .map_err(|e| {
-                TokenError::new(
-                    "server_error",
-                    50000,
-                    format!("There's an issue with the sign-in service. {e}"),
-                )
-            })?;
+        let token = self.mint(client, &audience, auth, clock::now_seconds())?;
         Ok(json!({
             "token_type": "Bearer",
             "expires_in": TOKEN_LIFETIME_SECONDS,
@@ -375,6 +395,57 @@ mod tests {
         assert_eq!(claims["appidacr"], "1");
         assert_eq!(claims["azp"], APP);
         assert!(claims["oid"].as_str().is_some());
+    }
+
+    #[test]
+    fn federated_assertions_get_tokens_with_acr_2() {
+        let svc = crate::token::fixture::federated_service();
+        let assertion_for = |subject: &str| {
+            let jwt = svc
+                .mint_federated(subject, crate::token::FEDERATION_AUDIENCE, 600)
+                .unwrap();
+            format!(
+                "grant_type=client_credentials&client_id={APP}&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default&client_assertion_type={}&client_assertion={jwt}",
+                JWT_BEARER.replace(':', "%3A")
+            )
+        };
+        let value = svc
+            .issue(
+                TENANT,
+                &form_headers(),
+                assertion_for("repo:contoso/b2b").as_bytes(),
+            )
+            .unwrap();
+        let claims: Value = jsonwebtoken::dangerous::insecure_decode_claims(
+            value["access_token"].as_str().unwrap(),
+        )
+        .unwrap();
+        assert_eq!(claims["appidacr"], "2");
+        assert_eq!(claims["appid"], APP);
+        let err = svc
+            .issue(
+                TENANT,
+                &form_headers(),
+                assertion_for("repo:other").as_bytes(),
+            )
+            .unwrap_err();
+        assert_eq!((err.code, err.status()), (700213, StatusCode::UNAUTHORIZED));
+    }
+
+    #[test]
+    fn assertions_are_told_apart_by_thumbprint_and_issuer() {
+        let cert = test_cert();
+        let svc = service(&cert);
+        let now = clock::now_seconds();
+        let jwt = assertion(&cert, Algorithm::PS256, good_claims(&svc, now), |_| {});
+        assert!(is_certificate_assertion(&jwt, APP));
+        assert!(is_certificate_assertion(&jwt, &APP.to_uppercase()));
+        assert!(!is_certificate_assertion(&jwt, "another-client"));
+        let no_thumbprint = assertion(&cert, Algorithm::RS256, good_claims(&svc, now), |h| {
+            h.x5t = None
+        });
+        assert!(!is_certificate_assertion(&no_thumbprint, APP));
+        assert!(is_certificate_assertion("garbage", APP));
     }
 
     #[test]

@@ -1,21 +1,27 @@
-//! The token service itself: the tenant's registered clients, the signing key generated per
-//! run, and the access tokens minted with it, plus the discovery and JWKS documents that
-//! tell clients where the endpoints and the key are.
+//! The token service itself: the tenant's registered clients (applications and managed
+//! identities), the signing key generated per run, and the access tokens minted with it,
+//! plus the discovery and JWKS documents that tell clients where the endpoints and the key
+//! are.
 
 use std::collections::HashMap;
 
+use parking_lot::RwLock;
+use std::sync::OnceLock;
+use std::sync::atomic::AtomicU64;
+
 use aws_lc_rs::digest;
-use aws_lc_rs::signature::KeyPair as _;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use url::Url;
 
 use super::assertion::{Certificate, parse_certificate};
-use crate::application::Application;
+use super::error::TokenError;
+use super::keys::SigningKey;
+use crate::application::{Application, FederatedIdentityCredential};
 use crate::clock;
+use crate::managed_identity::{ManagedIdentity, ManagedIdentityKind};
 
 /// Graph's resource identifier: the `aud` of Graph access tokens.
 pub const GRAPH_RESOURCE: &str = "https://graph.microsoft.com";
@@ -26,25 +32,39 @@ pub(super) struct Client {
     pub(super) app: Application,
     pub(super) certificates: Vec<Certificate>,
     pub(super) object_id: String,
+    /// The federated identity credentials now: the tenant file's, plus those added while
+    /// running (the issuer URL of the emulator is only known once it listens).
+    pub(super) federated: RwLock<Vec<FederatedIdentityCredential>>,
 }
 
-/// How the client proved itself: `appidacr` 1 (secret) or 2 (certificate).
+/// A managed identity and the ids Entra gives it.
+pub(super) struct Identity {
+    pub(super) identity: ManagedIdentity,
+    /// The service principal's object id (`oid`, what `principal_id`/`object_id` select).
+    pub(super) object_id: String,
+    /// The Azure resource id of a user-assigned identity (`xms_mirid`, what `mi_res_id`
+    /// selects); system-assigned identities have none here.
+    pub(super) resource_id: Option<String>,
+}
+
+/// How the client proved itself: `appidacr` 1 (secret) or 2 (certificate, federated token).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum ClientAuth {
     Secret,
     Certificate,
+    Federated,
 }
 
 impl ClientAuth {
     fn acr(self) -> &'static str {
         match self {
             ClientAuth::Secret => "1",
-            ClientAuth::Certificate => "2",
+            ClientAuth::Certificate | ClientAuth::Federated => "2",
         }
     }
 }
 
-/// The claims of an emulator access token.
+/// The claims of an emulator access token (app-only, delegated or managed identity).
 #[derive(Debug, Serialize, Deserialize)]
 pub(super) struct AccessClaims {
     pub(super) aud: String,
@@ -59,23 +79,37 @@ pub(super) struct AccessClaims {
     pub(super) azpacr: String,
     pub(super) oid: String,
     pub(super) sub: String,
+    /// `app` or `user`.
     pub(super) idtyp: String,
     pub(super) ver: String,
-    pub(super) roles: Vec<String>,
+    /// Application permissions (app-only tokens).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) roles: Option<Vec<String>>,
+    /// Delegated permissions, space-separated (user tokens).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) scp: Option<String>,
+    /// The signed-in user's userPrincipalName (user tokens).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) upn: Option<String>,
+    /// The managed identity's Azure resource id (user-assigned managed identity tokens).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) xms_mirid: Option<String>,
 }
 
 /// The emulator's token service: issues access tokens to the tenant's registered
-/// applications and verifies them on every Graph request.
+/// applications and managed identities (and, for tests, to users) and verifies them on
+/// every Graph request.
 pub struct TokenService {
     pub(super) base: Url,
     pub(super) tenant_id: String,
     domains: Vec<String>,
     pub(super) clients: HashMap<String, Client>,
-    encoding_key: EncodingKey,
-    pub(super) decoding_key: DecodingKey,
-    kid: String,
-    jwk_n: String,
-    jwk_e: String,
+    pub(super) identities: HashMap<String, Identity>,
+    pub(super) key: SigningKey,
+    /// The federation issuer's key, generated on first use: most runs never need it.
+    federation_key: OnceLock<SigningKey>,
+    /// Managed identity tokens issued (for the state document).
+    pub(super) managed_identity_tokens: AtomicU64,
 }
 
 impl std::fmt::Debug for TokenService {
@@ -85,6 +119,7 @@ impl std::fmt::Debug for TokenService {
             .field("base", &self.base.as_str())
             .field("tenant_id", &self.tenant_id)
             .field("clients", &self.clients.keys().collect::<Vec<_>>())
+            .field("identities", &self.identities.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
 }
@@ -94,7 +129,7 @@ pub(super) fn b64url(bytes: &[u8]) -> String {
 }
 
 /// A GUID-shaped id derived from `seed`, stable across runs.
-fn derived_guid(seed: &str) -> String {
+pub(super) fn derived_guid(seed: &str) -> String {
     let hash = digest::digest(&digest::SHA256, seed.as_bytes());
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&hash.as_ref()[..16]);
@@ -102,6 +137,9 @@ fn derived_guid(seed: &str) -> String {
         .into_uuid()
         .to_string()
 }
+
+/// The Azure resource group the emulator pretends user-assigned identities live in.
+const IDENTITY_RESOURCE_PREFIX: &str = "/subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups/emulator/providers/Microsoft.ManagedIdentity/userAssignedIdentities/";
 
 impl TokenService {
     /// Builds the service for one tenant. `base_url` is the emulator's root
@@ -112,6 +150,7 @@ impl TokenService {
         tenant_id: &str,
         domains: &[String],
         applications: &[Application],
+        managed_identities: &[ManagedIdentity],
     ) -> Result<Self, String> {
         let mut base = base_url.clone();
         if !base.path().ends_with('/') {
@@ -138,31 +177,58 @@ impl TokenService {
                     app: app.clone(),
                     certificates,
                     object_id: derived_guid(&format!("sp:{tenant_id}:{}", app.client_id)),
+                    // The placeholder issuer is resolved below, once `base` is final.
+                    federated: RwLock::new(Vec::new()),
+                },
+            );
+        }
+        let mut identities = HashMap::new();
+        for identity in managed_identities {
+            let key = identity.client_id.to_ascii_lowercase();
+            if clients.contains_key(&key) || identities.contains_key(&key) {
+                return Err(format!(
+                    "managed identity {} is registered twice",
+                    identity.client_id
+                ));
+            }
+            let resource_id = (identity.kind == ManagedIdentityKind::UserAssigned)
+                .then(|| format!("{IDENTITY_RESOURCE_PREFIX}{}", identity.client_id));
+            identities.insert(
+                key,
+                Identity {
+                    identity: identity.clone(),
+                    object_id: derived_guid(&format!("mi:{tenant_id}:{}", identity.client_id)),
+                    resource_id,
                 },
             );
         }
 
-        let signing = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256)
-            .map_err(|e| format!("cannot generate the token signing key: {e}"))?;
-        let encoding_key = EncodingKey::from_rsa_pem(signing.serialize_pem().as_bytes())
-            .map_err(|e| format!("cannot load the token signing key: {e}"))?;
-        let pair = aws_lc_rs::rsa::KeyPair::from_pkcs8(&signing.serialize_der())
-            .map_err(|e| format!("cannot read the token signing key: {e}"))?;
-        let public = aws_lc_rs::rsa::PublicKeyComponents::<Vec<u8>>::from(pair.public_key());
-        let decoding_key = DecodingKey::from_rsa_raw_components(&public.n, &public.e);
-        let kid = b64url(digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, &public.n).as_ref());
-
-        Ok(Self {
+        let service = Self {
             base,
             tenant_id: tenant_id.to_owned(),
             domains: domains.to_vec(),
             clients,
-            encoding_key,
-            decoding_key,
-            kid,
-            jwk_n: b64url(&public.n),
-            jwk_e: b64url(&public.e),
-        })
+            identities,
+            key: SigningKey::generate()?,
+            federation_key: OnceLock::new(),
+            managed_identity_tokens: AtomicU64::new(0),
+        };
+        service.reset_federated_identity_credentials();
+        Ok(service)
+    }
+
+    /// The federation issuer's signing key, generated the first time it is needed.
+    pub(super) fn federation_key(&self) -> Result<&SigningKey, String> {
+        if let Some(key) = self.federation_key.get() {
+            return Ok(key);
+        }
+        let key = SigningKey::generate()?;
+        Ok(self.federation_key.get_or_init(|| key))
+    }
+
+    /// The federation issuer's key if one was ever generated (a token it signed exists).
+    pub(super) fn federation_key_if_any(&self) -> Option<&SigningKey> {
+        self.federation_key.get()
     }
 
     /// The token endpoint URL for `tenant` (the tenant id or a domain).
@@ -199,35 +265,69 @@ impl TokenService {
         &self.tenant_id
     }
 
+    /// Signs access-token claims with the service's key; a failure is Entra's
+    /// `server_error`.
+    pub(super) fn sign(&self, claims: &AccessClaims) -> Result<String, TokenError> {
+        self.key.sign(claims, true).map_err(|e| {
+            TokenError::new(
+                "server_error",
+                50000,
+                format!("There's an issue with the sign-in service. {e}"),
+            )
+        })
+    }
+
+    /// The claims of an app-only token (application or managed identity).
+    #[allow(clippy::too_many_arguments)] // one place that lists every app-only claim
+    pub(super) fn app_claims(
+        &self,
+        app_id: &str,
+        object_id: &str,
+        acr: &str,
+        audience: &str,
+        issued_at: i64,
+        lifetime: i64,
+        roles: &[String],
+    ) -> AccessClaims {
+        AccessClaims {
+            aud: audience.to_owned(),
+            iss: self.access_issuer(),
+            iat: issued_at,
+            nbf: issued_at,
+            exp: issued_at + lifetime,
+            tid: self.tenant_id.clone(),
+            appid: app_id.to_owned(),
+            azp: app_id.to_owned(),
+            appidacr: acr.to_owned(),
+            azpacr: acr.to_owned(),
+            oid: object_id.to_owned(),
+            sub: object_id.to_owned(),
+            idtyp: "app".to_owned(),
+            ver: "1.0".to_owned(),
+            roles: Some(roles.to_vec()),
+            scp: None,
+            upn: None,
+            xms_mirid: None,
+        }
+    }
+
     pub(super) fn mint(
         &self,
         client: &Client,
         audience: &str,
         auth: ClientAuth,
         issued_at: i64,
-    ) -> Result<String, jsonwebtoken::errors::Error> {
-        let claims = AccessClaims {
-            aud: audience.to_owned(),
-            iss: self.access_issuer(),
-            iat: issued_at,
-            nbf: issued_at,
-            exp: issued_at + TOKEN_LIFETIME_SECONDS,
-            tid: self.tenant_id.clone(),
-            appid: client.app.client_id.clone(),
-            azp: client.app.client_id.clone(),
-            appidacr: auth.acr().to_owned(),
-            azpacr: auth.acr().to_owned(),
-            oid: client.object_id.clone(),
-            sub: client.object_id.clone(),
-            idtyp: "app".to_owned(),
-            ver: "1.0".to_owned(),
-            roles: client.app.roles.clone(),
-        };
-        let mut header = Header::new(Algorithm::RS256);
-        header.typ = Some("JWT".to_owned());
-        header.kid = Some(self.kid.clone());
-        header.x5t = Some(self.kid.clone());
-        jsonwebtoken::encode(&header, &claims, &self.encoding_key)
+    ) -> Result<String, TokenError> {
+        let claims = self.app_claims(
+            &client.app.client_id,
+            &client.object_id,
+            auth.acr(),
+            audience,
+            issued_at,
+            TOKEN_LIFETIME_SECONDS,
+            &client.app.roles,
+        );
+        self.sign(&claims)
     }
 
     /// A valid Graph access token for a registered client, as if it had used its secret.
@@ -284,17 +384,9 @@ impl TokenService {
     }
 
     pub(crate) fn jwks(&self) -> Value {
+        let issuer = self.access_issuer();
         json!({
-            "keys": [{
-                "kty": "RSA",
-                "use": "sig",
-                "alg": "RS256",
-                "kid": self.kid,
-                "x5t": self.kid,
-                "n": self.jwk_n,
-                "e": self.jwk_e,
-                "issuer": self.access_issuer(),
-            }]
+            "keys": [self.key.jwk(&[("x5t", &self.key.kid), ("issuer", &issuer)])]
         })
     }
 }
@@ -328,6 +420,7 @@ mod tests {
             certificates: vec![
                 "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n".to_owned(),
             ],
+            federated_identity_credentials: vec![],
             roles: vec![],
             directory_roles: vec![],
         };
@@ -336,6 +429,7 @@ mod tests {
             TENANT,
             &[],
             &[app],
+            &[],
         )
         .unwrap_err();
         assert!(err.contains("certificate 0"), "{err}");

@@ -1,6 +1,8 @@
 //! The emulator driven by software we didn't write: Microsoft's Python SDK
-//! (azure-identity and msgraph-sdk) over `--tls`, and the invitation redemption page in
-//! headless Chromium (Selenium + Debian's chromedriver).
+//! (azure-identity and msgraph-sdk) over `--tls`, azure-identity's managed identity and
+//! federated credentials against the managed identity listener and the federation issuer,
+//! and the invitation redemption page in headless Chromium (Selenium + Debian's
+//! chromedriver).
 //!
 //! Both need `B2B_TEST_PYTHON` (a virtualenv's python with `msgraph-sdk azure-identity
 //! selenium`). Without it they print that they were skipped, unless
@@ -15,6 +17,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use graph_emulator::simulation::SimulationOverrides;
+use graph_emulator::{EmulatorConfig, FederatedIdentityCredential, Tenant, start};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -128,6 +131,93 @@ async fn microsoft_python_sdk_against_the_tls_emulator() {
     let state = emu.state().await;
     assert_eq!(user(&state, BEN)["mail"], new_mail);
     assert_eq!(user(&state, BEN)["externalUserState"], "PendingAcceptance");
+}
+
+/// A command running `name` with the emulator's CA trusted and no proxy.
+fn python_command(python: PathBuf, name: &str, ca: &std::path::Path) -> Command {
+    let mut command = Command::new(python);
+    command
+        .arg(script(name))
+        .env("SSL_CERT_FILE", ca)
+        .env("REQUESTS_CA_BUNDLE", ca)
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env_remove("HTTPS_PROXY")
+        .env_remove("HTTP_PROXY")
+        .env_remove("https_proxy")
+        .env_remove("http_proxy");
+    command
+}
+
+#[tokio::test]
+async fn azure_identity_managed_identity_and_federated_credentials() {
+    const FED_APP: &str = "f0000000-0000-4000-8000-0000000000fe";
+    const SYSTEM_MI: &str = "a0000000-0000-4000-8000-00000000005a";
+    const USER_MI: &str = "a0000000-0000-4000-8000-0000000000a1";
+    const SUBJECT: &str = "system:serviceaccount:b2b:convert";
+    let Some(python) = python("azure_identity_managed_identity_and_federated_credentials") else {
+        return;
+    };
+    let mut tenant = demo_json();
+    tenant["applications"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"clientId": FED_APP, "roles": ["User.Read.All"]}));
+    tenant["managedIdentities"] = json!([
+        {"clientId": SYSTEM_MI, "kind": "systemAssigned", "roles": ["User.Read.All"]},
+        {"clientId": USER_MI, "kind": "userAssigned", "roles": ["Directory.Read.All"]},
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = EmulatorConfig {
+        tls_dir: Some(dir.path().to_path_buf()),
+        managed_identity: true,
+        ..EmulatorConfig::default()
+    };
+    let tenant = Tenant::from_json(&tenant.to_string(), "test tenant").unwrap();
+    let running = start(tenant, config).await.unwrap();
+    running
+        .add_federated_identity_credential(
+            FED_APP,
+            FederatedIdentityCredential {
+                name: "kubernetes".into(),
+                issuer: running.federation_issuer(),
+                subject: SUBJECT.into(),
+                audiences: vec!["api://AzureADTokenExchange".into()],
+            },
+        )
+        .unwrap();
+    let mi = running.managed_identity().unwrap();
+    let ca = running.ca_pem().unwrap().to_path_buf();
+    let root = running.url().as_str().trim_end_matches('/').to_owned();
+
+    let mut command = python_command(python, "identity_smoke.py", &ca);
+    command
+        .env("B2B_EMU_ROOT", &root)
+        .env("B2B_EMU_TENANT", TENANT)
+        .env("B2B_EMU_FED_CLIENT_ID", FED_APP)
+        .env("B2B_EMU_FED_SUBJECT", SUBJECT)
+        .env("B2B_EMU_USER_MI", USER_MI)
+        .env("B2B_EMU_IDENTITY_ENDPOINT", mi.identity_endpoint.as_str())
+        .env("B2B_EMU_IDENTITY_HEADER", &mi.identity_header)
+        .env(
+            "B2B_EMU_IMDS_HOST",
+            mi.imds_authority_host.as_str().trim_end_matches('/'),
+        );
+    let seen = run_script(command).await;
+    for (way, appid) in [
+        ("app_service_system", SYSTEM_MI),
+        ("app_service_user", USER_MI),
+        ("imds_system", SYSTEM_MI),
+        ("imds_user", USER_MI),
+        ("client_assertion", FED_APP),
+        ("workload_identity", FED_APP),
+    ] {
+        assert_eq!(
+            seen[way],
+            json!({"appid": appid, "users": 200}),
+            "{way}: {seen}"
+        );
+    }
+    running.shutdown().await;
 }
 
 #[tokio::test]

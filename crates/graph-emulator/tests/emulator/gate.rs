@@ -90,6 +90,7 @@ impl Emu {
             listen: "127.0.0.1:0".parse().unwrap(),
             tls_dir: tls_dir.map(Path::to_path_buf),
             overrides,
+            managed_identity: false,
         };
         let running = start(tenant, config).await.unwrap();
         let mut builder = reqwest::Client::builder().no_proxy();

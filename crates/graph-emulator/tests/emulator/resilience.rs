@@ -302,6 +302,7 @@ async fn the_state_document_can_be_filtered_and_paged() {
     assert_eq!(
         keys,
         [
+            "managedIdentityTokens",
             "requestCount",
             "requestCounts",
             "requestLogCapacity",
@@ -346,5 +347,5 @@ async fn the_state_document_can_be_filtered_and_paged() {
     let requests = emu.running.state_query("section=requests&top=1").unwrap();
     assert_eq!(requests["requests"].as_array().unwrap().len(), 1);
     assert!(emu.running.state_query("top=x").is_err());
-    assert_eq!(emu.state().await["users"].as_array().unwrap().len(), 325);
+    assert_eq!(emu.state().await["users"].as_array().unwrap().len(), 331);
 }

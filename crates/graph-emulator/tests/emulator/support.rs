@@ -15,7 +15,7 @@ pub const DEMO_SECRET: &str = "demo-secret-not-for-production";
 pub const READ_APP: &str = "0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9";
 pub const READ_SECRET: &str = "read-only-demo-secret";
 
-/// Demo user ids by number (1..=25).
+/// Demo user ids by number (1..=31).
 pub fn uid(n: u32) -> String {
     format!("d0000000-0000-4000-8000-{n:012}")
 }
@@ -45,6 +45,20 @@ pub struct Answer {
 }
 
 impl Answer {
+    /// Reads a whole response.
+    pub async fn read(response: reqwest::Response) -> Answer {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Answer {
+            status,
+            headers,
+            text,
+            json,
+        }
+    }
+
     /// Graph's `error.code`.
     pub fn code(&self) -> &str {
         self.json["error"]["code"].as_str().unwrap_or("")
@@ -157,17 +171,7 @@ impl Emulator {
                 .header("content-type", "application/json")
                 .body(b.to_string());
         }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let text = response.text().await.unwrap();
-        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Answer {
-            status,
-            headers,
-            text,
-            json,
-        }
+        Answer::read(request.send().await.unwrap()).await
     }
 
     /// GET, without a token, a full URL of this emulator: the pages it links to by

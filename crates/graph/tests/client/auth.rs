@@ -160,13 +160,22 @@ async fn second_401_is_returned_not_looped() {
         .mount(&server)
         .await;
     let err = client.get_user("u1", &[]).await.unwrap_err();
-    assert_eq!(err.status(), Some(401));
-    assert_eq!(err.code(), Some("InvalidAuthenticationToken"));
+    // A fresh token refused as well: the credential is at fault, said as a sign-in
+    // failure naming it, with Graph's request-id for a ticket.
+    assert!(err.is_sign_in(), "{err:?}");
+    assert!(err.stops_run());
+    let text = err.to_string();
+    assert!(
+        text.contains("client secret (AZURE_CLIENT_SECRET)"),
+        "{text}"
+    );
+    assert!(text.contains("Graph refused its token: nope"), "{text}");
+    assert_eq!(err.request_id(), Some("rid-401"));
     assert_eq!(requests_to(&server, TOKEN_PATH).await.len(), 2);
 }
 
 #[tokio::test]
-async fn aadsts_error_becomes_auth_error() {
+async fn aadsts_error_becomes_one_sign_in_sentence() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path(TOKEN_PATH))
@@ -184,26 +193,27 @@ async fn aadsts_error_becomes_auth_error() {
         GraphClient::new(endpoints(&server), Arc::new(credential(&server)), options()).unwrap();
     let err = client.get_user("u1", &[]).await.unwrap_err();
     match &err {
-        GraphError::Auth {
-            status,
-            error,
-            description,
+        GraphError::SignIn {
+            credential,
+            reason,
+            fix,
             error_codes,
             trace_id,
             correlation_id,
         } => {
-            assert_eq!(*status, 401);
-            assert_eq!(error, "invalid_client");
-            assert_eq!(
-                description,
-                "AADSTS7000215: Invalid client secret provided."
-            );
+            assert_eq!(credential, "client secret (AZURE_CLIENT_SECRET)");
+            assert_eq!(reason, "AADSTS7000215: Invalid client secret provided.");
+            assert!(fix.contains("create a new one"), "{fix}");
             assert_eq!(error_codes, &vec![7000215]);
             assert_eq!(trace_id.as_deref(), Some("trace-1"));
             assert_eq!(correlation_id.as_deref(), Some("corr-1"));
         }
-        other => panic!("expected Auth, got {other:?}"),
+        other => panic!("expected SignIn, got {other:?}"),
     }
+    assert_eq!(
+        err.to_string(),
+        "sign-in with client secret (AZURE_CLIENT_SECRET) failed: AADSTS7000215: Invalid client secret provided.; the client secret is wrong or has expired: create a new one under App registrations > Certificates & secrets and pass it again (trace_id trace-1, correlation_id corr-1)"
+    );
     assert!(!err.to_string().contains("s3cret"));
     assert!(requests_to(&server, "/v1.0/users/u1").await.is_empty());
 }
@@ -227,4 +237,102 @@ async fn transient_token_failure_is_retried() {
     cred.token().await.unwrap();
     assert!(t0.elapsed() >= std::time::Duration::from_secs(1));
     assert_eq!(requests_to(&server, TOKEN_PATH).await.len(), 2);
+}
+
+/// A JWT-shaped token (unsigned: only its claims are read) with this payload.
+fn jwt_with(payload: serde_json::Value) -> String {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    format!(
+        "{}.{}.c2ln",
+        b64.encode("{}"),
+        b64.encode(payload.to_string())
+    )
+}
+
+/// A Graph token expiring at `exp`.
+fn jwt(exp: i64) -> String {
+    jwt_with(json!({"aud": "https://graph.microsoft.com", "roles": ["User.Read.All"], "exp": exp}))
+}
+
+#[tokio::test]
+async fn access_token_file_is_reread_and_refused_in_its_last_minute() {
+    let dir = std::env::temp_dir().join(format!("b2b-token-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("token.jwt");
+    let start = 1_800_000_000;
+    std::fs::write(&file, jwt(start + 3600)).unwrap();
+    let clock = Arc::new(FixedClock::new(Timestamp::from_second(start).unwrap()));
+    let cred = b2b_graph::AccessTokenFileCredential::new(&file, "https://graph.microsoft.com")
+        .with_clock(clock.clone());
+    assert_eq!(
+        cred.token().await.unwrap().expires_at.as_second(),
+        start + 3600
+    );
+
+    // 30 s before expiry: the file is read again, still the old token: refused.
+    clock.set(Timestamp::from_second(start + 3570).unwrap());
+    let err = cred.token().await.unwrap_err();
+    assert!(err.is_sign_in() && err.stops_run(), "{err:?}");
+    assert!(
+        err.to_string().contains("the run stops before it lapses"),
+        "{err}"
+    );
+
+    // Whoever wrote the file wrote a fresh one: signed in again.
+    std::fs::write(&file, jwt(start + 7200)).unwrap();
+    assert_eq!(
+        cred.token().await.unwrap().expires_at.as_second(),
+        start + 7200
+    );
+
+    // A token for another resource is refused up front.
+    let other = jwt_with(json!({"aud": "https://management.azure.com", "exp": start + 7200}));
+    std::fs::write(&file, other).unwrap();
+    let fresh = b2b_graph::AccessTokenFileCredential::new(&file, "https://graph.microsoft.com")
+        .with_clock(clock);
+    let err = fresh.token().await.unwrap_err();
+    assert!(err.to_string().contains("not for Microsoft Graph"), "{err}");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[tokio::test]
+async fn federated_token_file_is_read_for_every_token_request() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(TOKEN_PATH))
+        .respond_with(ResponseTemplate::new(200).set_body_json(token_body("tok-1", 3599)))
+        .mount(&server)
+        .await;
+    let dir = std::env::temp_dir().join(format!("b2b-fed-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("federated");
+    std::fs::write(&file, "first.assertion.jwt\n").unwrap();
+    let cred = b2b_graph::WorkloadIdentityCredential::new(
+        &endpoints(&server),
+        crate::support::TENANT,
+        "app-1",
+        &file,
+    );
+    cred.token().await.unwrap();
+    std::fs::write(&file, "rotated.assertion.jwt").unwrap();
+    cred.invalidate();
+    cred.token().await.unwrap();
+    let sent: Vec<String> = requests_to(&server, TOKEN_PATH)
+        .await
+        .iter()
+        .map(|r| {
+            let form: Vec<(String, String)> =
+                url::form_urlencoded::parse(&r.body).into_owned().collect();
+            let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+            assert_eq!(
+                get("client_assertion_type").as_deref(),
+                Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+            );
+            assert_eq!(get("client_secret"), None);
+            get("client_assertion").unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(sent, ["first.assertion.jwt", "rotated.assertion.jwt"]);
+    std::fs::remove_dir_all(dir).ok();
 }
