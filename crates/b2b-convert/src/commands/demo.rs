@@ -129,7 +129,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             row.external_email.clone(),
             row.state
                 .as_ref()
-                .map(ToString::to_string)
+                .map(|s| s.label().to_owned())
                 .unwrap_or_default(),
         ]);
     }
