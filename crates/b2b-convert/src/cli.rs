@@ -197,7 +197,7 @@ pub enum UserTypeArg {
 #[derive(Debug, Clone, Args)]
 pub struct PlanningArgs {
     /// The CSV file: columns user, externalEmail; optional redirectUrl, sendEmail,
-    /// message, cc, language.
+    /// message, cc, language, revokeSessions (or the admin center's bulk-invite template).
     #[arg(long, short)]
     pub input: PathBuf,
     /// Convert users who hold directory roles instead of blocking them.

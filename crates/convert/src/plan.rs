@@ -407,7 +407,8 @@ impl Plan {
 ///
 /// let row = InputRow {
 ///     line: 2, user: "adele@contoso.com".into(), external_email: "adele@fabrikam.com".into(),
-///     redirect_url: None, send_email: None, message: None, cc: None, language: None,
+///     redirect_url: None, send_email: None, revoke_sessions: None, message: None, cc: None,
+///     language: None,
 /// };
 /// let mut facts = Facts::default();
 /// facts.verified_domains = vec!["contoso.com".into()];
@@ -1137,14 +1138,15 @@ fn convert_actions(
     // Graph can't change a synced user's password (on-premises AD masters it): the
     // convert note says to do it there instead.
     let scramble = options.scramble_password && user.on_premises_sync_enabled != Some(true);
+    let revoke = row.revoke_sessions.unwrap_or(options.revoke_sessions);
     let mut actions = Vec::with_capacity(
-        2 + usize::from(options.revoke_sessions)
+        2 + usize::from(revoke)
             + usize::from(update_mail)
             + usize::from(options.also_other_mails)
             + usize::from(set_user_type.is_some())
             + usize::from(scramble),
     );
-    if options.revoke_sessions {
+    if revoke {
         actions.push(Action::RevokeSessions);
     }
     if update_mail {
@@ -1212,6 +1214,7 @@ mod tests {
             external_email: external.into(),
             redirect_url: None,
             send_email: None,
+            revoke_sessions: None,
             message: None,
             cc: None,
             language: None,
@@ -1339,6 +1342,30 @@ mod tests {
         assert!(!settings.send_email);
         assert_eq!(settings.redirect_url, "https://portal.fabrikam.com");
         assert_eq!(settings.cc.as_deref(), Some("boss@fabrikam.com"));
+    }
+
+    #[test]
+    fn a_row_may_ask_for_revocation_or_opt_out_of_the_runs() {
+        let mut yes = row(2, "u1", "a@fabrikam.com");
+        yes.revoke_sessions = Some(true);
+        let mut no = row(3, "u2", "b@fabrikam.com");
+        no.revoke_sessions = Some(false);
+        let rows = vec![yes, no];
+        let facts = facts(
+            &[member("u1", "a@contoso.com"), member("u2", "b@contoso.com")],
+            &rows,
+        );
+        let revokes = |options: &PlanOptions| -> Vec<bool> {
+            plan(&rows, &facts, options)
+                .entries
+                .iter()
+                .map(|e| e.actions.contains(&Action::RevokeSessions))
+                .collect()
+        };
+        let mut options = PlanOptions::new(TENANT);
+        assert_eq!(revokes(&options), [true, false]);
+        options.revoke_sessions = true;
+        assert_eq!(revokes(&options), [true, false]);
     }
 
     #[test]

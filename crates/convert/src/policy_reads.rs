@@ -407,6 +407,7 @@ mod tests {
             external_email: external.into(),
             redirect_url: None,
             send_email: None,
+            revoke_sessions: None,
             message: None,
             cc: None,
             language: None,

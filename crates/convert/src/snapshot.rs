@@ -740,6 +740,7 @@ mod tests {
             external_email: external,
             redirect_url: None,
             send_email: None,
+            revoke_sessions: None,
             message: None,
             cc: None,
             language: None,

@@ -38,5 +38,8 @@ fn demo_shows_the_whole_job() {
     }
     assert!(!text.contains("Not checked"), "{text}");
     assert!(text.matches("Accepted").count() >= 3, "{text}");
-    assert!(text.matches("Waiting for the partner").count() >= 3, "{text}");
+    assert!(
+        text.matches("Waiting for the partner").count() >= 3,
+        "{text}"
+    );
 }

@@ -25,6 +25,7 @@ pub(super) enum Column {
     Message,
     Cc,
     Language,
+    RevokeSessions,
 }
 
 /// How a limit is counted.
@@ -35,7 +36,7 @@ enum Unit {
 }
 
 impl Column {
-    pub(super) const ALL: [Column; 7] = [
+    pub(super) const ALL: [Column; 8] = [
         Column::User,
         Column::ExternalEmail,
         Column::RedirectUrl,
@@ -43,6 +44,7 @@ impl Column {
         Column::Message,
         Column::Cc,
         Column::Language,
+        Column::RevokeSessions,
     ];
 
     /// The canonical name: what our own format calls the column and the README's tables
@@ -56,6 +58,7 @@ impl Column {
             Column::Message => "message",
             Column::Cc => "cc",
             Column::Language => "language",
+            Column::RevokeSessions => "revokeSessions",
         }
     }
 
@@ -77,9 +80,11 @@ impl Column {
                 Unit::Chars,
                 " (Graph documents no limit and has dropped longer messages silently)",
             ),
-            Column::RedirectUrl | Column::SendEmail | Column::Cc | Column::Language => {
-                (MAX_OTHER_BYTES, Unit::Bytes, "")
-            }
+            Column::RedirectUrl
+            | Column::SendEmail
+            | Column::Cc
+            | Column::Language
+            | Column::RevokeSessions => (MAX_OTHER_BYTES, Unit::Bytes, ""),
         }
     }
 
@@ -145,6 +150,11 @@ const NAMES: &[(&str, Heading)] = &[
     ("inviteredirecturl", Heading::Field(Column::RedirectUrl)),
     ("sendemail", Heading::Field(Column::SendEmail)),
     ("sendinvitationmessage", Heading::Field(Column::SendEmail)),
+    ("revokesessions", Heading::Field(Column::RevokeSessions)),
+    (
+        "revokesigninsessions",
+        Heading::Field(Column::RevokeSessions),
+    ),
     ("message", Heading::Field(Column::Message)),
     ("customizedmessagebody", Heading::Field(Column::Message)),
     ("cc", Heading::Field(Column::Cc)),

@@ -90,6 +90,9 @@ pub struct InputRow {
     pub redirect_url: Option<String>,
     /// Whether Microsoft sends the invitation email; the run's default when absent.
     pub send_email: Option<bool>,
+    /// Whether to revoke this user's sign-in sessions first (`revokeSessions`); unset:
+    /// the run's `--revoke-sessions`.
+    pub revoke_sessions: Option<bool>,
     /// A custom message for the invitation email.
     pub message: Option<String>,
     /// One additional recipient of the invitation email (Graph honours only one).
@@ -480,6 +483,16 @@ fn parse_row(
             })
         })
         .transpose()?;
+    let revoke_sessions = cell(Column::RevokeSessions)?
+        .map(|v| {
+            parse_bool(&v).ok_or_else(|| {
+                field_error(
+                    Column::RevokeSessions,
+                    format!("`{}` is not true or false", quoted(&v)),
+                )
+            })
+        })
+        .transpose()?;
     let cc = cell(Column::Cc)?;
     if let Some(cc) = &cc {
         if cc.contains([';', ',']) {
@@ -511,6 +524,7 @@ fn parse_row(
         external_email,
         redirect_url,
         send_email,
+        revoke_sessions,
         message: cell(Column::Message)?,
         cc,
         language,

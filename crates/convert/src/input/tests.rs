@@ -367,6 +367,7 @@ fn reads_the_bulk_invite_template_with_a_user_column() {
             external_email: "adele@fabrikam.com".into(),
             redirect_url: Some("https://myapps.microsoft.com/?tenantid=contoso".into()),
             send_email: Some(true),
+            revoke_sessions: None,
             message: Some("Welcome, Adele".into()),
             cc: None,
             language: None,

@@ -94,6 +94,7 @@ fn a_failed_read_blocks_only_its_row_with_graphs_words() {
         external_email: external.into(),
         redirect_url: None,
         send_email: None,
+        revoke_sessions: None,
         message: None,
         cc: None,
         language: None,
