@@ -312,6 +312,29 @@ impl<'a> Shared<'a> {
     #[cfg(not(feature = "testkit"))]
     async fn halt_check(&self, _point: HaltPoint) {}
 
+    /// A failure that concerns the whole run (a wait longer than allowed, a credential
+    /// that no longer signs in) stops every worker; the row stays pending and a later run
+    /// resumes it once the wait is over or the credential fixed.
+    fn stop_if_run_wide(&self, error: &GraphError) {
+        if error.stops_run() {
+            if error.is_sign_in() {
+                self.sign_in_lost.store(true, Ordering::SeqCst);
+            }
+            self.stop_run(error.to_string());
+        }
+    }
+
+    /// How a step ends on a failure whose outcome is known (nothing happened): a
+    /// passing fault or a run-wide stop leaves the row pending, anything else fails it.
+    fn failed<T>(&self, kind: StepKind, error: &GraphError) -> StepEnd<T> {
+        self.stop_if_run_wide(error);
+        if error.is_transient() || error.stops_run() {
+            StepEnd::Transient(describe(kind, error))
+        } else {
+            StepEnd::Failed(describe(kind, error), error.status())
+        }
+    }
+
     fn stop_run(&self, reason: String) {
         // The reason first: a worker that sees the flag without a reason takes it for a
         // test halt and parks.
@@ -694,27 +717,16 @@ async fn journaled<T>(
                 request_id: error.request_id().map(str::to_owned),
                 detail: None,
             };
-            if error.stops_run() {
-                // Not this row's fault: every worker stops, the row stays pending and a
-                // later run resumes it once the wait is over or the credential fixed.
-                if error.is_sign_in() {
-                    shared.sign_in_lost.store(true, Ordering::SeqCst);
-                }
-                shared.stop_run(error.to_string());
-            }
             let writes = kind != StepKind::Verify;
             if writes && error.outcome_unknown() {
+                shared.stop_if_run_wide(&error);
                 shared.journal.record_unknown(step, &outcome)?;
                 StepEnd::Unknown(OpenStep { id: step, kind })
             } else {
                 shared
                     .journal
                     .record_outcome(step, StepResult::Failed, &outcome, None)?;
-                if error.is_transient() || error.stops_run() {
-                    StepEnd::Transient(describe(kind, &error))
-                } else {
-                    StepEnd::Failed(describe(kind, &error), error.status())
-                }
+                shared.failed(kind, &error)
             }
         }
     };
@@ -803,18 +815,7 @@ async fn add_other_mail(
                 Some(404),
             ));
         }
-        Err(error) if error.stops_run() || error.is_transient() => {
-            if error.stops_run() {
-                shared.stop_run(error.to_string());
-            }
-            return Ok(StepEnd::Transient(describe(StepKind::AddOtherMail, &error)));
-        }
-        Err(error) => {
-            return Ok(StepEnd::Failed(
-                describe(StepKind::AddOtherMail, &error),
-                error.status(),
-            ));
-        }
+        Err(error) => return Ok(shared.failed(StepKind::AddOtherMail, &error)),
     };
     if current.iter().any(|m| email::same_address(m, address)) {
         return Ok(StepEnd::Done(()));

@@ -184,7 +184,8 @@ fn https_root(host: &'static str) -> Url {
     Url::parse(&format!("https://{host}/")).expect("constant cloud host parses")
 }
 
-fn is_loopback(url: &Url) -> bool {
+/// Whether a URL points at this machine (`localhost`, 127.0.0.0/8, `::1`).
+pub(crate) fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
         Some(Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),

@@ -16,7 +16,6 @@
 //! is a configuration fault (said once), not a blip to retry.
 
 use std::fmt;
-use std::net::IpAddr;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -26,7 +25,7 @@ use url::Url;
 use super::AccessToken;
 use super::cache::{Acquire, Cached, delegate_token_source, sign_in};
 use super::kind::CredentialKind;
-use super::token_endpoint::{client_or_error, http_client, parse_token, send};
+use super::token_endpoint::{client_or_error, parse_token, send};
 use crate::clock::SharedClock;
 use crate::error::{GraphError, auth_error};
 
@@ -92,12 +91,8 @@ impl fmt::Debug for ManagedIdentityCredential {
 /// Whether plain http to this URL is acceptable: link-local (IMDS) or loopback
 /// (App Service's local endpoint, tests).
 fn local(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback() || ip.is_link_local(),
-        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-        None => false,
-    }
+    crate::cloud::is_loopback(url)
+        || matches!(url.host(), Some(url::Host::Ipv4(ip)) if ip.is_link_local())
 }
 
 impl ManagedIdentityCredential {
@@ -151,9 +146,7 @@ fn mi_client(direct: bool) -> Result<reqwest::Client, String> {
     if direct {
         builder = builder.no_proxy();
     }
-    builder
-        .build()
-        .or_else(|_| http_client(Duration::from_secs(30), direct))
+    builder.build().map_err(|e| e.to_string())
 }
 
 impl HostIdentity {

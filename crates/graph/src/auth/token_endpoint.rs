@@ -13,7 +13,7 @@ use url::Url;
 
 use super::AccessToken;
 use crate::clock::SharedClock;
-use crate::cloud::Endpoints;
+use crate::cloud::{Endpoints, is_loopback};
 use crate::error::{GraphError, auth_error, snippet};
 
 /// `client_assertion_type` for a JWT assertion (RFC 7523), certificate or federated.
@@ -88,16 +88,6 @@ impl TokenEndpoint {
             return Err(err);
         }
         parse_token(&body, issued_at)
-    }
-}
-
-/// Whether a URL points at this machine (no proxy; plain http allowed by the caller).
-pub(crate) fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
     }
 }
 
