@@ -36,6 +36,7 @@ use axum::response::Response;
 use serde_json::{Map, Value, json};
 
 use super::{AppState, Ctx, json};
+use crate::directory::Directory;
 use crate::error::GraphError;
 use crate::query;
 use crate::schema::schema;
@@ -92,26 +93,40 @@ fn metadata(app: &AppState, version: &str, fragment: &str) -> String {
     format!("{}{version}/$metadata#{fragment}", app.root)
 }
 
+/// One policy object of the directory: its permission, `$select` only, and the
+/// `@odata.context` of `fragment`.
+fn singleton(
+    app: &AppState,
+    ctx: &Ctx,
+    raw: Option<&str>,
+    (permissions, type_name, fragment): (&[&'static str], &str, &str),
+    object: impl for<'a> FnOnce(&'a Directory) -> &'a Map<String, Value>,
+) -> Result<Response, GraphError> {
+    ctx.require(permissions)?;
+    let select = selection(raw, type_name)?;
+    let dir = app.dir.read();
+    let context = metadata(app, "v1.0", fragment);
+    let body = entity(context, object(&dir), type_name, select.as_deref());
+    Ok(json(StatusCode::OK, body))
+}
+
 /// `GET /policies/authorizationPolicy`.
 pub async fn authorization_policy(
     State(app): State<AppState>,
     ctx: Ctx,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let result = (|| {
-        ctx.require(AUTHORIZATION_READ)?;
-        let type_name = "microsoft.graph.authorizationPolicy";
-        let select = selection(raw.as_deref(), type_name)?;
-        let dir = app.dir.read();
-        let context = metadata(&app, "v1.0", "policies/authorizationPolicy/$entity");
-        let body = entity(
-            context,
-            dir.policies.authorization_policy(),
-            type_name,
-            select.as_deref(),
-        );
-        Ok(json(StatusCode::OK, body))
-    })();
+    let result = singleton(
+        &app,
+        &ctx,
+        raw.as_deref(),
+        (
+            AUTHORIZATION_READ,
+            "microsoft.graph.authorizationPolicy",
+            "policies/authorizationPolicy/$entity",
+        ),
+        |dir| dir.policies.authorization_policy(),
+    );
     ctx.finish(result)
 }
 
@@ -121,24 +136,17 @@ pub async fn cross_tenant_default(
     ctx: Ctx,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let result = (|| {
-        ctx.require(CROSS_TENANT_READ)?;
-        let type_name = "microsoft.graph.crossTenantAccessPolicyConfigurationDefault";
-        let select = selection(raw.as_deref(), type_name)?;
-        let dir = app.dir.read();
-        let context = metadata(
-            &app,
-            "v1.0",
+    let result = singleton(
+        &app,
+        &ctx,
+        raw.as_deref(),
+        (
+            CROSS_TENANT_READ,
+            "microsoft.graph.crossTenantAccessPolicyConfigurationDefault",
             "policies/crossTenantAccessPolicy/default/$entity",
-        );
-        let body = entity(
-            context,
-            dir.policies.cross_tenant_default(),
-            type_name,
-            select.as_deref(),
-        );
-        Ok(json(StatusCode::OK, body))
-    })();
+        ),
+        |dir| dir.policies.cross_tenant_default(),
+    );
     ctx.finish(result)
 }
 
