@@ -42,7 +42,11 @@ pub enum Command {
     #[command(after_help = "Examples:
   b2b-convert plan --input users.csv
   b2b-convert plan --input users.csv --output json > plan.json
-  b2b-convert plan --input users.csv --auth azure-cli -v")]
+  b2b-convert plan --input users.csv --auth azure-cli -v
+  b2b-convert plan --select \"startsWith(userPrincipalName,'ext.')\" \\
+      --map-email '{upnLocal}@partner.example' --write-input selected.csv
+  b2b-convert plan --select-group 'Fabrikam staff' --map-email-from-other-mails fabrikam.com \\
+      --write-input fabrikam.csv")]
     Plan(PlanArgs),
     /// Plan, confirm, then convert the eligible users; journaled, resumable.
     #[command(after_help = "Examples:
@@ -196,10 +200,6 @@ pub enum UserTypeArg {
 /// Options shared by plan and apply.
 #[derive(Debug, Clone, Args)]
 pub struct PlanningArgs {
-    /// The CSV file: columns user, externalEmail; optional redirectUrl, sendEmail,
-    /// message, cc, language, revokeSessions (or the admin center's bulk-invite template).
-    #[arg(long, short)]
-    pub input: PathBuf,
     /// Convert users who hold directory roles instead of blocking them.
     #[arg(long)]
     pub allow_privileged: bool,
@@ -295,7 +295,39 @@ impl PlanningArgs {
 
 /// `plan`.
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("selection").args(["select", "select_group"])))]
+#[command(group(clap::ArgGroup::new("email_rule").args(["map_email", "map_email_from_other_mails"]).requires("selection")))]
 pub struct PlanArgs {
+    /// The CSV file: columns user, externalEmail; optional redirectUrl, sendEmail,
+    /// message, cc, language, revokeSessions (or the admin center's bulk-invite template).
+    #[arg(long, short, required_unless_present_any = ["select", "select_group"])]
+    pub input: Option<PathBuf>,
+    /// Users straight from the tenant instead: those matching this Graph $filter (sent
+    /// as an advanced query, so endsWith, ne and not work). Needs --map-email or
+    /// --map-email-from-other-mails.
+    #[arg(long, value_name = "FILTER", conflicts_with_all = ["input", "select_group"], requires = "email_rule")]
+    pub select: Option<String>,
+    /// Users straight from the tenant instead: the direct members of this group (object
+    /// id or exact display name); nested groups are named, not followed.
+    #[arg(
+        long,
+        value_name = "NAME|ID",
+        conflicts_with = "input",
+        requires = "email_rule"
+    )]
+    pub select_group: Option<String>,
+    /// The partner address of each selected user, from a template with {upnLocal} (the
+    /// UPN before @), {mailNickname}, {givenName} and {surname}: '{upnLocal}@partner.example'.
+    #[arg(long, value_name = "TEMPLATE")]
+    pub map_email: Option<String>,
+    /// The partner address of each selected user: their one otherMails address at this
+    /// domain.
+    #[arg(long, value_name = "DOMAIN")]
+    pub map_email_from_other_mails: Option<String>,
+    /// Write the selected users and their addresses to this new CSV (user,externalEmail)
+    /// for review; then `apply --input` it. Never overwrites a file.
+    #[arg(long, value_name = "FILE", requires = "selection")]
+    pub write_input: Option<PathBuf>,
     /// What to plan.
     #[command(flatten)]
     pub planning: PlanningArgs,
@@ -307,6 +339,11 @@ pub struct PlanArgs {
 /// `apply`.
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
+    /// The CSV file: columns user, externalEmail; optional redirectUrl, sendEmail,
+    /// message, cc, language, revokeSessions (or the admin center's bulk-invite template,
+    /// or the file `plan --write-input` wrote).
+    #[arg(long, short)]
+    pub input: PathBuf,
     /// What to plan and apply.
     #[command(flatten)]
     pub planning: PlanningArgs,

@@ -1,7 +1,8 @@
 //! The conversion domain of b2b-convert: what to convert, whether it may be converted,
 //! and doing it without losing track of anyone.
 //!
-//! - [`input`] reads the CSV list of users and partner addresses;
+//! - [`input`] reads the CSV list of users and partner addresses, which [`selection`]
+//!   can write from the tenant itself (a `$filter` or a group, and an address rule);
 //! - [`facts`] reads what the planner needs from Microsoft Graph, per row or, through
 //!   [`snapshot`], the whole tenant at once, or through [`lookup`], per row in batches;
 //! - [`plan`] decides each row (pure: facts in, decisions out);
@@ -35,6 +36,7 @@ pub mod reinvite;
 pub mod report;
 pub mod resumption;
 pub mod revert;
+pub mod selection;
 pub mod snapshot;
 pub mod status;
 #[cfg(feature = "testkit")]

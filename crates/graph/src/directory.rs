@@ -2,7 +2,7 @@
 
 use crate::client::GraphClient;
 use crate::error::GraphError;
-use crate::model::{DirectoryObject, DirectoryRole, Domain};
+use crate::model::{DirectoryObject, DirectoryRole, Domain, GroupMember};
 use crate::odata::ListQuery;
 use crate::users::non_empty;
 
@@ -20,6 +20,20 @@ impl GraphClient {
         f: &mut (dyn FnMut(Vec<DirectoryObject>) + Send),
     ) -> Result<(), GraphError> {
         let url = self.url_with_query(&["groups"], &query.pairs());
+        self.each_page(url, query.advanced, f).await
+    }
+
+    /// Every direct member of a group (`GET /groups/{id}/members`), one page at a
+    /// time; `query.select` names the user properties wanted (Graph leaves out those a
+    /// member's type lacks). Nested groups appear as members, not expanded.
+    pub async fn each_group_member_page(
+        &self,
+        group_id: &str,
+        query: &ListQuery,
+        f: &mut (dyn FnMut(Vec<GroupMember>) + Send),
+    ) -> Result<(), GraphError> {
+        non_empty(group_id, "group id")?;
+        let url = self.url_with_query(&["groups", group_id, "members"], &query.pairs());
         self.each_page(url, query.advanced, f).await
     }
 

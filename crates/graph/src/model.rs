@@ -81,6 +81,15 @@ pub struct User {
     /// Service plans assigned through licences.
     #[serde(default, deserialize_with = "null_as_empty")]
     pub assigned_plans: Vec<AssignedPlan>,
+    /// Mail alias (`mailNickname`); read only when selecting users from the tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mail_nickname: Option<String>,
+    /// Given name; read only when selecting users from the tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub given_name: Option<String>,
+    /// Surname; read only when selecting users from the tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub surname: Option<String>,
 }
 
 impl User {
@@ -168,6 +177,36 @@ pub struct DirectoryObject {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub other_mails: Vec<String>,
+}
+
+/// One direct member of a group (`GET /groups/{id}/members`): a user, another group,
+/// a contact, a device or a service principal, told apart by `@odata.type`. Only users
+/// carry the [`User`] properties asked for; the others have at most `id` and
+/// `displayName` of them.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct GroupMember {
+    /// OData type, e.g. `#microsoft.graph.user`.
+    #[serde(rename = "@odata.type", default)]
+    pub odata_type: Option<String>,
+    /// The member's properties, read as a user's.
+    #[serde(flatten)]
+    pub object: User,
+}
+
+impl GroupMember {
+    /// Whether the member is a user (the type is named by every directory-object
+    /// collection; a missing one is not assumed to be a user).
+    pub fn is_user(&self) -> bool {
+        self.odata_type.as_deref() == Some("#microsoft.graph.user")
+    }
+
+    /// The member's type without the `#microsoft.graph.` prefix (`group`, `orgContact`).
+    pub fn type_name(&self) -> &str {
+        self.odata_type
+            .as_deref()
+            .map(|t| t.trim_start_matches("#microsoft.graph."))
+            .unwrap_or("unknown")
+    }
 }
 
 /// A tenant domain (`microsoft.graph.domain`).

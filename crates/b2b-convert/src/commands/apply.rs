@@ -30,7 +30,7 @@ const GRACE: Duration = Duration::from_secs(10);
 
 /// Runs `apply`.
 pub async fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
-    let input = input::read_input(&args.planning.input)?;
+    let input = input::read_input(&args.input)?;
     let connection = connect(&args.planning.connection).await?;
     let journal = Journal::open(&args.journal, clock::system())?;
     let Some(run) = prepare_run(&args, &connection, &journal, &input).await? else {

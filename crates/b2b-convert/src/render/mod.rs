@@ -3,5 +3,6 @@
 
 pub mod plan;
 pub mod results;
+pub mod selection;
 pub mod status;
 pub mod time;

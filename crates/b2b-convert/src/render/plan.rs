@@ -12,8 +12,13 @@ pub fn summary(plan: &Plan) -> String {
     let counts = plan.counts();
     let count = |d| counts.get(&d).copied().unwrap_or(0);
     format!(
-        "{} rows: {} to convert, {} to skip, {} blocked",
+        "{} {}: {} to convert, {} to skip, {} blocked",
         plan.entries.len(),
+        if plan.entries.len() == 1 {
+            "row"
+        } else {
+            "rows"
+        },
         count(Decision::Convert),
         count(Decision::Skip),
         count(Decision::Blocked)

@@ -8,7 +8,8 @@
 use serde_json::Value;
 
 use crate::support::{
-    DEMO_TENANT_ID, TestTenant, demo_user, find_user, invited_user_ids, stderr, stdout, writes,
+    DEMO_TENANT_ID, TestTenant, demo_user, find_user, invitation, invited_user_ids, stderr, stdout,
+    writes,
 };
 
 /// Where the rows that name one send their partners.
@@ -98,18 +99,6 @@ fn invite(plan: &[Value], row: u64) -> Value {
 /// The run's redirect URL for rows that give none.
 fn default_redirect() -> String {
     format!("https://myapps.microsoft.com/?tenantid={DEMO_TENANT_ID}")
-}
-
-/// The one invitation of `user_id` in the state document.
-fn invitation(state: &Value, user_id: &str) -> Value {
-    let mut found = state["invitations"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|i| i["userId"] == user_id);
-    let first = found.next().cloned().expect("an invitation");
-    assert!(found.next().is_none(), "one invitation for {user_id}");
-    first
 }
 
 /// The invitation emails the emulator sent to `user_id` (not one-time passcodes).

@@ -20,5 +20,6 @@ mod plan;
 mod preflight;
 mod report;
 mod revert;
+mod select;
 mod signin;
 mod status;

@@ -293,6 +293,18 @@ pub fn writes(state: &Value) -> Vec<(String, String, u64)> {
         .collect()
 }
 
+/// The one invitation of `user_id` in the state document.
+pub fn invitation(state: &Value, user_id: &str) -> Value {
+    let mut found = state["invitations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|i| i["userId"] == user_id);
+    let first = found.next().cloned().expect("an invitation");
+    assert!(found.next().is_none(), "one invitation for {user_id}");
+    first
+}
+
 /// Standard output of a finished command as text.
 pub fn stdout(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
