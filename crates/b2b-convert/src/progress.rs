@@ -60,6 +60,21 @@ fn watch_throttling(client: &GraphClient, bar: &ProgressBar) -> tokio::task::Joi
     })
 }
 
+/// Says how many requests of a phase met a passing Graph fault and were tried again
+/// (each is logged with -v): at default verbosity a retry that worked is no warning, but
+/// an admin should still know the weather the run went through.
+fn note_weathered(client: &GraphClient, before: u64, phase: &str) {
+    let retried = client.stats().retried.saturating_sub(before);
+    if retried > 0 {
+        note(format!(
+            "{phase}: {retried} {} met a passing Graph fault (HTTP 5xx, a dropped connection \
+             or a timeout) and {} tried again; -v lists each.",
+            if retried == 1 { "request" } else { "requests" },
+            if retried == 1 { "was" } else { "were" },
+        ));
+    }
+}
+
 /// Reads the tenant and plans every row of `input`.
 pub async fn plan(
     connection: &Connection,
@@ -73,6 +88,7 @@ pub async fn plan(
         "{spinner} reading the tenant {pos}/{len} {wide_bar} {msg}",
     );
     let watch = watch_throttling(&connection.client, &bar);
+    let before = connection.client.stats().retried;
     let plan = facts::plan_rows(
         &connection.client,
         &input.rows,
@@ -87,6 +103,7 @@ pub async fn plan(
     .await;
     watch.abort();
     bar.finish_and_clear();
+    note_weathered(&connection.client, before, "Reading the tenant");
     let stats = connection.client.stats();
     tracing::info!(
         "planning used {} Graph requests ({} throttled), {} resource units",
@@ -121,8 +138,10 @@ pub async fn execute(
             delay.as_secs()
         )),
     };
+    let before = connection.client.stats().retried;
     let execution = executor::execute(&connection.client, journal, run, options, &on_event).await;
     watch.abort();
     bar.finish_and_clear();
+    note_weathered(&connection.client, before, "Converting");
     Ok(execution?)
 }

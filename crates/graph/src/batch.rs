@@ -83,6 +83,7 @@ impl GraphClient {
             round += 1;
             let responses = self.send_batch(&pending).await?;
             let mut throttled: HashSet<String> = HashSet::new();
+            let mut faulted = 0;
             let mut longest: Option<Duration> = None;
             let mut received: HashMap<String, BatchResponse> = HashMap::new();
             for r in responses {
@@ -94,6 +95,7 @@ impl GraphClient {
                         .is_some_and(|q| q.method.eq_ignore_ascii_case("GET"));
                 if transient_read {
                     throttled.insert(r.id.clone());
+                    faulted += 1;
                 }
                 if r.status == 429 {
                     throttled.insert(r.id.clone());
@@ -129,11 +131,13 @@ impl GraphClient {
                         }
                     }
                     pending.retain(|req| throttled.contains(&req.id));
-                    tracing::warn!(
+                    self.count_retried(faulted);
+                    tracing::info!(
                         round,
                         items = pending.len(),
+                        faulted,
                         delay_ms = d.as_millis() as u64,
-                        "retrying throttled $batch items"
+                        "retrying throttled or faulted $batch items"
                     );
                     self.gates().block_for(ThrottleScope::Directory, d);
                     waited += d;

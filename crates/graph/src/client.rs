@@ -116,6 +116,7 @@ struct Counters {
     requests: AtomicU64,
     throttled: AtomicU64,
     resource_units: AtomicU64,
+    retried: AtomicU64,
 }
 
 /// What a client has sent and what Graph charged for it: the figures a benchmark and a
@@ -128,6 +129,9 @@ pub struct ClientStats {
     pub throttled: u64,
     /// Resource units Graph reported charging (`x-ms-resource-unit`).
     pub resource_units: u64,
+    /// Requests (and `$batch` items) tried again after a passing fault: a 5xx, a
+    /// dropped connection or a timeout (429s are counted in `throttled`).
+    pub retried: u64,
 }
 
 impl std::fmt::Debug for GraphClient {
@@ -377,6 +381,7 @@ impl GraphClient {
             requests: stats.requests.load(Ordering::Relaxed),
             throttled: stats.throttled.load(Ordering::Relaxed),
             resource_units: stats.resource_units.load(Ordering::Relaxed),
+            retried: stats.retried.load(Ordering::Relaxed),
         }
     }
 
@@ -406,6 +411,14 @@ impl GraphClient {
 
     pub(crate) fn retry_policy(&self) -> &RetryPolicy {
         &self.inner.options.retry
+    }
+
+    /// Counts `n` items tried again after a passing fault ($batch items).
+    pub(crate) fn count_retried(&self, n: usize) {
+        self.inner
+            .stats
+            .retried
+            .fetch_add(n as u64, Ordering::Relaxed);
     }
 
     pub(crate) fn gates(&self) -> &ThrottleGates {
@@ -485,7 +498,7 @@ impl GraphClient {
                     // timeout or reset may hit after the server acted.
                     let sent = !e.is_connect();
                     let message = crate::error::describe(e);
-                    tracing::warn!(attempt, sent, error = %message, "transport error");
+                    tracing::debug!(attempt, sent, error = %message, "transport error");
                     (
                         Failure::Transport { sent },
                         None,
@@ -519,7 +532,7 @@ impl GraphClient {
                         Ok(b) => b.to_vec(),
                         Err(e) => {
                             let message = crate::error::describe(e);
-                            tracing::warn!(attempt, status, error = %message, "reading body failed");
+                            tracing::debug!(attempt, status, error = %message, "reading body failed");
                             let err = GraphError::Transport {
                                 message,
                                 client_request_id: client_request_id.clone(),
@@ -529,6 +542,13 @@ impl GraphClient {
                                 && attempt < policy.max_attempts
                                 && let Some(d) = self.next_delay(attempt, None, seed, waited)
                             {
+                                inner.stats.retried.fetch_add(1, Ordering::Relaxed);
+                                tracing::info!(
+                                    attempt,
+                                    status,
+                                    delay_ms = d.as_millis() as u64,
+                                    "retrying: the answer was cut off"
+                                );
                                 waited += d;
                                 tokio::time::sleep(d).await;
                                 continue;
@@ -631,13 +651,24 @@ impl GraphClient {
                     "throttled, waiting"
                 );
             } else {
-                tracing::warn!(
-                    attempt,
-                    status = error.status().unwrap_or(0),
-                    request_id = error.request_id().unwrap_or(""),
-                    delay_ms = delay.as_millis() as u64,
-                    "retrying"
-                );
+                // Graph's passing faults are weather: each retry is visible with -v, and
+                // the command says how many there were when it is done.
+                inner.stats.retried.fetch_add(1, Ordering::Relaxed);
+                match error.status() {
+                    Some(status) => tracing::info!(
+                        attempt,
+                        status,
+                        request_id = error.request_id().unwrap_or(""),
+                        delay_ms = delay.as_millis() as u64,
+                        "retrying"
+                    ),
+                    None => tracing::info!(
+                        attempt,
+                        error = %error,
+                        delay_ms = delay.as_millis() as u64,
+                        "retrying after a transport error"
+                    ),
+                }
             }
             waited += delay;
             tokio::time::sleep(delay).await;

@@ -40,6 +40,13 @@ fn a_run_through_faults_and_throttling_converts_everyone_in_one_go() {
         stderr(&output)
     );
     generated::assert_converted_exactly_once(&tenant, USERS);
+    // Faults that a retry passed are no warning: one line per phase says how many.
+    let err = stderr(&output);
+    assert!(!err.contains("WARN"), "a warning for weather:\n{err}");
+    assert!(
+        err.contains("Converting: ") && err.contains("met a passing Graph fault"),
+        "{err}"
+    );
 }
 
 #[test]

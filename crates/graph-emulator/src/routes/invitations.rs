@@ -29,6 +29,10 @@
 //!   user's roles with the PATCH matrix (the app-only reset refusal does not apply). The
 //!   email keeps `customizedMessageBody` when the signed-in user has a `mail` (the
 //!   troubleshoot.md caveat is about app-only senders and inviters without mail).
+//! - **A user converted back to internal** (`externalUserConvertedOn` set by
+//!   [`super::conversion`]) is refused for good: 412 with Graph's message "UserState is
+//!   neither accepted nor pending" (graph-facts §1, §8); the code, which no source gives,
+//!   is `PreconditionFailed`. Checked before every other rule of the target user.
 //! - `invitedUserType` is ignored for existing users (their userType stays); the response
 //!   reports their actual userType.
 //! - **Resend:** a new invitation for a `PendingAcceptance` user supersedes the earlier redeem
@@ -479,6 +483,18 @@ fn existing_user(
     let user = &dir.users[index];
     let user_id = text(user, "id").unwrap_or_default().to_owned();
     ctx.target(&user_id);
+    if user
+        .get("externalUserConvertedOn")
+        .is_some_and(|v| !v.is_null())
+    {
+        // Converted back to internal (`convertExternalToInternalMemberUser`): never invited
+        // to B2B again (graph-facts §1, §8).
+        return Err(GraphError::new(
+            StatusCode::PRECONDITION_FAILED,
+            "PreconditionFailed",
+            "UserState is neither accepted nor pending.",
+        ));
+    }
     if user
         .get("onPremisesUserPrincipalName")
         .is_some_and(|v| !v.is_null())

@@ -100,6 +100,22 @@ async fn a_pending_user_becomes_an_internal_member_and_the_password_is_never_kep
         again.message(),
         "The user authentication is already internal and is not eligible for conversion."
     );
+
+    // And it can't be invited to B2B again, even with its mail still the partner's.
+    let invite = emu
+        .post(
+            "v1.0/invitations",
+            &token,
+            json!({
+                "invitedUserEmailAddress": "nina@fabrikam.com",
+                "inviteRedirectUrl": "https://myapps.microsoft.com",
+                "invitedUser": {"id": uid(NINA)}
+            }),
+        )
+        .await;
+    invite.assert_error(412, "PreconditionFailed");
+    assert_eq!(invite.message(), "UserState is neither accepted nor pending.");
+    assert_eq!(emu.user(&uid(NINA)).await["userType"], "Member");
 }
 
 #[tokio::test]

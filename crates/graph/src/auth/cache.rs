@@ -88,7 +88,7 @@ impl<A: Acquire> Cached<A> {
                 Ok(token) => return self.keep(token, asked_at),
                 Err(e) if attempt < ATTEMPTS && is_transient(&e) => {
                     let delay = Duration::from_secs(u64::from(attempt));
-                    tracing::warn!(
+                    tracing::info!(
                         credential = %self.source.kind(),
                         attempt,
                         error = %e,

@@ -80,7 +80,9 @@ impl TokenEndpoint {
         let (status, body) = send(request, &client_request_id, "token request").await?;
         if !(200..300).contains(&status) {
             let err = auth_error(status, &body);
-            tracing::warn!(
+            // The refusal reaches the operator as one sentence (the error); this line
+            // is for -v.
+            tracing::info!(
                 status,
                 code = err.code().unwrap_or(""),
                 "token request refused"

@@ -142,6 +142,9 @@ async fn a_get_rides_out_500_and_502() {
     mount_user(&server, "u1").await;
     let user = client.get_user("u1", &[]).await.unwrap();
     assert_eq!(user.map(|u| u.id).as_deref(), Some("u1"));
+    // Both faults are counted for the command's summary; none was a 429.
+    let stats = client.stats();
+    assert_eq!((stats.requests, stats.retried, stats.throttled), (3, 2, 0));
 }
 
 #[tokio::test(start_paused = true)]
