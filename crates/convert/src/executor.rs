@@ -23,7 +23,6 @@
 //! the entries not reached stay unfinished so a later `apply` resumes them.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use b2b_graph::model::{
@@ -41,7 +40,9 @@ use crate::journal::{
     EntryOutcome, Invited, Journal, JournalError, RunRecord, StepKind, StepOutcome, StepRecord,
     StepResult,
 };
+use crate::password::random_password;
 use crate::plan::{Action, InvitationSettings, PlanEntry};
+use crate::stop::RunStop;
 use crate::vocabulary::InvitationState;
 
 /// A point in a step where a kill test can stop the process (the `testkit` feature;
@@ -173,9 +174,7 @@ struct Shared<'a> {
     journal: &'a Journal,
     run: &'a RunRecord,
     options: &'a ExecutorOptions,
-    stop: AtomicBool,
-    stop_reason: std::sync::Mutex<Option<String>>,
-    sign_in_lost: AtomicBool,
+    stop: RunStop,
     #[cfg(feature = "testkit")]
     halt: crate::testkit::Halt,
 }
@@ -260,9 +259,9 @@ pub async fn execute(
         .into_iter()
         .map(|(row, reason)| PendingRow { row, reason })
         .collect();
-    execution.interrupted = options.cancel.is_cancelled();
-    execution.stopped = shared.stop_reason.lock().ok().and_then(|r| r.clone());
-    execution.sign_in_lost = shared.sign_in_lost.load(Ordering::SeqCst);
+    execution.interrupted = shared.stop.interrupted();
+    execution.stopped = shared.stop.reason();
+    execution.sign_in_lost = shared.stop.sign_in_lost();
     if execution.unfinished == 0 && execution.stopped.is_none() {
         journal.finish_run(&run.id)?;
     }
@@ -281,9 +280,7 @@ impl<'a> Shared<'a> {
             journal,
             run,
             options,
-            stop: AtomicBool::new(false),
-            stop_reason: std::sync::Mutex::new(None),
-            sign_in_lost: AtomicBool::new(false),
+            stop: RunStop::new(options.cancel.clone()),
             #[cfg(feature = "testkit")]
             halt: crate::testkit::Halt::from_env(),
         }
@@ -291,7 +288,7 @@ impl<'a> Shared<'a> {
 
     /// Whether no new step may start: a safety stop or an interrupt.
     fn stopping(&self) -> bool {
-        self.stop.load(Ordering::SeqCst) || self.options.cancel.is_cancelled()
+        self.stop.stopping()
     }
 
     /// Parks this worker for good when a kill test asked to stop here (`testkit`).
@@ -300,10 +297,10 @@ impl<'a> Shared<'a> {
         if self.halt.reached(point) {
             eprintln!("b2b-convert: halted at {point:?} (test hook)");
             // Stop every worker at its next step: the test kills the process now.
-            self.stop.store(true, Ordering::SeqCst);
+            self.stop.halt();
             std::future::pending::<()>().await;
         }
-        if self.stop.load(Ordering::SeqCst) && self.stop_reason.lock().is_ok_and(|r| r.is_none()) {
+        if self.stop.halted() {
             std::future::pending::<()>().await;
         }
     }
@@ -316,12 +313,7 @@ impl<'a> Shared<'a> {
     /// that no longer signs in) stops every worker; the row stays pending and a later run
     /// resumes it once the wait is over or the credential fixed.
     fn stop_if_run_wide(&self, error: &GraphError) {
-        if error.stops_run() {
-            if error.is_sign_in() {
-                self.sign_in_lost.store(true, Ordering::SeqCst);
-            }
-            self.stop_run(error.to_string());
-        }
+        self.stop.stop_if_run_wide(error);
     }
 
     /// How a step ends on a failure whose outcome is known (nothing happened): a
@@ -333,15 +325,6 @@ impl<'a> Shared<'a> {
         } else {
             StepEnd::Failed(describe(kind, error), error.status())
         }
-    }
-
-    fn stop_run(&self, reason: String) {
-        // The reason first: a worker that sees the flag without a reason takes it for a
-        // test halt and parks.
-        if let Ok(mut slot) = self.stop_reason.lock() {
-            slot.get_or_insert(reason);
-        }
-        self.stop.store(true, Ordering::SeqCst);
     }
 }
 
@@ -461,11 +444,26 @@ async fn convert_entry(shared: &Shared<'_>, plan: &PlanEntry) -> Result<EntryEnd
             }
             let end = match action {
                 Action::RevokeSessions => revoke(shared, plan, &user_id).await?,
-                Action::UpdateMail { to, .. } => update_mail(shared, plan, &user_id, to).await?,
+                Action::UpdateMail { to, .. } => {
+                    let update = UserUpdate {
+                        mail: Some(to.clone()),
+                        ..UserUpdate::default()
+                    };
+                    let shown = json!({"mail": to});
+                    patch_user(shared, plan, &user_id, kind, &update, shown).await?
+                }
                 Action::AddOtherMail { address } => {
                     add_other_mail(shared, plan, &user_id, address).await?
                 }
-                Action::SetUserType { to } => set_user_type(shared, plan, &user_id, to).await?,
+                // `Guest`, for billing under monthly active users.
+                Action::SetUserType { to } => {
+                    let update = UserUpdate {
+                        user_type: Some(to.clone()),
+                        ..UserUpdate::default()
+                    };
+                    let shown = json!({"userType": to});
+                    patch_user(shared, plan, &user_id, kind, &update, shown).await?
+                }
                 Action::ScramblePassword => scramble_password(shared, plan, &user_id).await?,
                 Action::Invite { settings } => invite(shared, plan, &user_id, settings)
                     .await?
@@ -751,27 +749,6 @@ async fn revoke(
     .await
 }
 
-async fn update_mail(
-    shared: &Shared<'_>,
-    plan: &PlanEntry,
-    user_id: &str,
-    to: &str,
-) -> Result<StepEnd<()>, ExecuteError> {
-    let update = UserUpdate {
-        mail: Some(to.to_owned()),
-        ..UserUpdate::default()
-    };
-    patch_user(
-        shared,
-        plan,
-        user_id,
-        StepKind::UpdateMail,
-        &update,
-        json!({"mail": to}),
-    )
-    .await
-}
-
 /// One journaled `PATCH /users/{id}`; `shown` is what the journal records of the body
 /// (never a password).
 async fn patch_user(
@@ -837,28 +814,6 @@ async fn add_other_mail(
     .await
 }
 
-/// Sets `userType` (`Guest`, for billing under monthly active users).
-async fn set_user_type(
-    shared: &Shared<'_>,
-    plan: &PlanEntry,
-    user_id: &str,
-    to: &str,
-) -> Result<StepEnd<()>, ExecuteError> {
-    let update = UserUpdate {
-        user_type: Some(to.to_owned()),
-        ..UserUpdate::default()
-    };
-    patch_user(
-        shared,
-        plan,
-        user_id,
-        StepKind::SetUserType,
-        &update,
-        json!({"userType": to}),
-    )
-    .await
-}
-
 /// Replaces a cloud-only user's password with a random one that is never printed,
 /// logged or journaled (the journal records only that it was set): the internal
 /// password stops working, the partner signs in with their own identity.
@@ -884,13 +839,6 @@ async fn scramble_password(
         json!({"passwordProfile": "[random, not kept]"}),
     )
     .await
-}
-
-/// 256 bits from the operating system's generator, spelled so that Entra's complexity
-/// rule (three of upper case, lower case, digits and symbols) always holds.
-fn random_password() -> secrecy::SecretString {
-    let (a, b) = (uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
-    secrecy::SecretString::from(format!("Xq7!{a}{b}"))
 }
 
 /// The invitation request for a row.
@@ -932,7 +880,7 @@ async fn invite(
 ) -> Result<StepEnd<Option<String>>, ExecuteError> {
     let end = send_invitation(shared, plan, user_id, settings, StepKind::Invite).await?;
     if let StepEnd::Failed(message, Some(401 | 403)) = &end {
-        shared.stop_run(format!(
+        shared.stop.stop(format!(
             "Graph refused an invitation with {message}. No further invitations are sent in this run: \
              fix the cause (app permissions, or ask Microsoft support to lift an anti-abuse block), \
              then run apply again to resume."

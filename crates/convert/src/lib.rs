@@ -28,6 +28,7 @@ pub mod facts;
 pub mod input;
 pub mod journal;
 pub mod lookup;
+mod password;
 pub mod permissions;
 pub mod plan;
 pub mod policy_reads;
@@ -39,6 +40,7 @@ pub mod revert;
 pub mod selection;
 pub mod snapshot;
 pub mod status;
+mod stop;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod vocabulary;

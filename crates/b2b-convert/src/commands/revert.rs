@@ -200,8 +200,8 @@ fn start_run(
     let command = command_line();
     Ok(journal.start_revert_run(
         &NewRevertRun {
-            source: &sources.origin,
-            source_digest: &sources.digest,
+            input_path: &sources.origin,
+            input_sha256: &sources.digest,
             tenant_id,
             graph_root,
             command: &command,

@@ -114,7 +114,7 @@ fn reverts_the_unredeemed_user_of_the_last_run_and_refuses_the_redeemed_one() {
     assert_eq!(run.status, RunStatus::Finished);
     assert_eq!(run.tenant_id, DEMO_TENANT_ID);
     let apply_run = journal.latest_run().unwrap().unwrap();
-    assert_eq!(run.source, format!("journal run {}", apply_run.id));
+    assert_eq!(run.input_path, format!("journal run {}", apply_run.id));
     let entries = journal.revert_entries(&run.id).unwrap();
     assert_eq!(entries.len(), 2);
     let steps = journal.steps(&run.id, None).unwrap();

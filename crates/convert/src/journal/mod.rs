@@ -34,7 +34,7 @@ use crate::clock::SharedClock;
 pub use entries::EntryRecord;
 pub use invitations::{InvitationIndex, InvitationRecord, Invited};
 pub use reverts::{NewRevertRun, RevertEntryRecord, RevertRunRecord};
-pub use runs::{NewRun, RunRecord};
+pub use runs::{NewRun, Run, RunRecord};
 pub use steps::{StepOutcome, StepRecord};
 // The journal's vocabulary, where callers have always found it.
 pub use crate::vocabulary::{EntryOutcome, RunStatus, StepKind, StepResult};

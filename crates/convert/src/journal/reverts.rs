@@ -7,52 +7,17 @@ use jiff::Timestamp;
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
+use super::runs::{EntryColumns, NewRun, RUN_COLUMNS, Run, raw_run};
 use super::{Journal, JournalError};
 use crate::revert::{RevertDecision, RevertEntry, RevertOptions};
 use crate::vocabulary::{EntryOutcome, RunKind, RunStatus};
 
-/// One revert run as recorded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RevertRunRecord {
-    /// The run's id (a time-ordered UUID).
-    pub id: String,
-    /// When it started.
-    pub started_at: Timestamp,
-    /// When it finished or was abandoned.
-    pub finished_at: Option<Timestamp>,
-    /// Where it stands.
-    pub status: RunStatus,
-    /// Where the users came from: the input file, or `journal run <id>`.
-    pub source: String,
-    /// The input file's SHA-256, or the converting run's id.
-    pub source_digest: String,
-    /// The tenant.
-    pub tenant_id: String,
-    /// The Graph root the run talked to.
-    pub graph_root: String,
-    /// The command line (secrets never appear in it).
-    pub command: String,
-    /// The options it ran with.
-    pub options: RevertOptions,
-}
+/// One revert run as recorded: its `input_path` is the input file or `journal run <id>`,
+/// its `input_sha256` the file's digest or that run's id.
+pub type RevertRunRecord = Run<RevertOptions>;
 
 /// What a new revert run is about.
-#[derive(Debug, Clone)]
-pub struct NewRevertRun<'a> {
-    /// The input file, or `journal run <id>`.
-    pub source: &'a str,
-    /// The input file's SHA-256, or the converting run's id.
-    pub source_digest: &'a str,
-    /// The tenant.
-    pub tenant_id: &'a str,
-    /// The Graph root.
-    pub graph_root: &'a str,
-    /// The command line.
-    pub command: &'a str,
-    /// The options.
-    pub options: &'a RevertOptions,
-}
+pub type NewRevertRun<'a> = NewRun<'a, RevertOptions>;
 
 /// One row of a revert run, its decision and how it ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -77,35 +42,8 @@ impl RevertEntryRecord {
     }
 }
 
-const REVERT_COLUMNS: &str = "SELECT id, started_at, finished_at, status, input_path, input_sha256, tenant_id, graph_root, command, options FROM runs WHERE kind = 'revert'";
-
-type RawRevertRun = (
-    String,
-    String,
-    Option<String>,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-);
-
-fn raw_revert_run(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRevertRun> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-        r.get(6)?,
-        r.get(7)?,
-        r.get(8)?,
-        r.get(9)?,
-    ))
-}
+/// The condition that keeps a query to `revert`'s runs.
+const REVERT_RUNS: &str = "kind = 'revert'";
 
 impl Journal {
     /// Records a new revert run and its decisions in one transaction. Unlike `apply`'s
@@ -116,58 +54,22 @@ impl Journal {
         run: &NewRevertRun<'_>,
         entries: &[RevertEntry],
     ) -> Result<RevertRunRecord, JournalError> {
-        let id = uuid::Uuid::now_v7().to_string();
-        let now = self.now();
-        let options =
-            serde_json::to_string(run.options).map_err(|e| self.corrupt("revert options", e))?;
-        let mut conn = self.conn()?;
-        let tx = conn.transaction().map_err(|e| self.sql(e))?;
-        tx.execute(
-            "INSERT INTO runs (id, started_at, status, input_path, input_sha256, tenant_id, graph_root, command, options, kind)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            params![
-                id,
-                now,
-                RunStatus::Applying.as_str(),
-                run.source,
-                run.source_digest,
-                run.tenant_id,
-                run.graph_root,
-                run.command,
-                options,
-                RunKind::Revert.as_str()
-            ],
-        )
-        .map_err(|e| self.sql(e))?;
-        {
-            let mut insert = tx
-                .prepare(
-                    "INSERT INTO entries (run_id, row, user_ref, user_id, display_name, upn, external_email, decision, plan)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                )
-                .map_err(|e| self.sql(e))?;
-            for entry in entries {
-                let json =
-                    serde_json::to_string(entry).map_err(|e| self.corrupt("revert entry", e))?;
-                insert
-                    .execute(params![
-                        id,
-                        entry.row,
-                        entry.user,
-                        entry.user_id,
-                        entry.display_name,
-                        entry.user_principal_name,
-                        // The column is the partner's address for a conversion; for a
-                        // revert, the user's mail as it was (the partner's, usually).
-                        entry.mail.as_deref().unwrap_or_default(),
-                        entry.decision.as_str(),
-                        json
-                    ])
-                    .map_err(|e| self.sql(e))?;
-            }
+        let mut rows = Vec::with_capacity(entries.len());
+        for entry in entries {
+            rows.push(EntryColumns {
+                row: entry.row,
+                user_ref: &entry.user,
+                user_id: entry.user_id.as_deref(),
+                display_name: entry.display_name.as_deref(),
+                upn: entry.user_principal_name.as_deref(),
+                // The column is the partner's address for a conversion; for a revert, the
+                // user's mail as it was (the partner's, usually).
+                external_email: entry.mail.as_deref().unwrap_or_default(),
+                decision: entry.decision.as_str(),
+                plan: serde_json::to_string(entry).map_err(|e| self.corrupt("revert entry", e))?,
+            });
         }
-        tx.commit().map_err(|e| self.sql(e))?;
-        drop(conn);
+        let id = self.insert_run(RunKind::Revert, run, &rows, |_, _| Ok(()))?;
         self.revert_run(&id)?
             .ok_or_else(|| self.corrupt("revert run", "vanished after insert"))
     }
@@ -177,30 +79,34 @@ impl Journal {
         let conn = self.conn()?;
         let raw = conn
             .query_row(
-                &format!("{REVERT_COLUMNS} AND id = ?1"),
+                &format!("{RUN_COLUMNS} WHERE {REVERT_RUNS} AND id = ?1"),
                 [id],
-                raw_revert_run,
+                raw_run,
             )
             .optional()
             .map_err(|e| self.sql(e))?;
         drop(conn);
-        raw.map(|r| self.decode_revert_run(r)).transpose()
+        raw.map(|r| self.decode_run(r)).transpose()
     }
 
     /// Every revert run, oldest first.
     pub fn revert_runs(&self) -> Result<Vec<RevertRunRecord>, JournalError> {
-        let raw = self.query_rows(&format!("{REVERT_COLUMNS} ORDER BY id"), [], raw_revert_run)?;
-        raw.into_iter().map(|r| self.decode_revert_run(r)).collect()
+        let raw = self.query_rows(
+            &format!("{RUN_COLUMNS} WHERE {REVERT_RUNS} ORDER BY id"),
+            [],
+            raw_run,
+        )?;
+        raw.into_iter().map(|r| self.decode_run(r)).collect()
     }
 
     /// The revert runs still `applying`, oldest first.
     pub fn unfinished_revert_runs(&self) -> Result<Vec<RevertRunRecord>, JournalError> {
         let raw = self.query_rows(
-            &format!("{REVERT_COLUMNS} AND status = ?1 ORDER BY id"),
+            &format!("{RUN_COLUMNS} WHERE {REVERT_RUNS} AND status = ?1 ORDER BY id"),
             [RunStatus::Applying.as_str()],
-            raw_revert_run,
+            raw_run,
         )?;
-        raw.into_iter().map(|r| self.decode_revert_run(r)).collect()
+        raw.into_iter().map(|r| self.decode_run(r)).collect()
     }
 
     /// Marks an unfinished run abandoned: its rows not reached stay without an outcome.
@@ -246,24 +152,6 @@ impl Journal {
                 })
             })
             .collect()
-    }
-
-    fn decode_revert_run(&self, raw: RawRevertRun) -> Result<RevertRunRecord, JournalError> {
-        let (id, started_at, finished_at, status, source, digest, tenant, root, command, options) =
-            raw;
-        Ok(RevertRunRecord {
-            id,
-            started_at: self.timestamp(&started_at)?,
-            finished_at: self.optional_timestamp(finished_at.as_deref())?,
-            status: status.parse().map_err(|e| self.corrupt("run status", e))?,
-            source,
-            source_digest: digest,
-            tenant_id: tenant,
-            graph_root: root,
-            command,
-            options: serde_json::from_str(&options)
-                .map_err(|e| self.corrupt("revert options", e))?,
-        })
     }
 }
 
@@ -319,8 +207,8 @@ mod tests {
         let revert = journal
             .start_revert_run(
                 &NewRevertRun {
-                    source: "journal run x",
-                    source_digest: "x",
+                    input_path: "journal run x",
+                    input_sha256: "x",
                     tenant_id: "t",
                     graph_root: "http://127.0.0.1:1/",
                     command: "revert --last",
@@ -371,8 +259,8 @@ mod tests {
         let second = journal
             .start_revert_run(
                 &NewRevertRun {
-                    source: "users.csv",
-                    source_digest: "abc",
+                    input_path: "users.csv",
+                    input_sha256: "abc",
                     tenant_id: "t",
                     graph_root: "http://127.0.0.1:1/",
                     command: "revert --input users.csv",

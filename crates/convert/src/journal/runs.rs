@@ -3,20 +3,26 @@
 //!
 //! Every query here is about `apply`'s runs (kind `convert`): `revert`'s runs share the
 //! table ([`super::reverts`]) and are never resumed, abandoned, shown or reported as
-//! conversions.
+//! conversions. Both kinds are one record, [`Run`], told apart by their options; how a
+//! run and its rows are written and read back is here for both.
 
 use jiff::Timestamp;
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{OptionalExtension, Transaction, params};
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use super::{Journal, JournalError};
 use crate::plan::{Plan, PlanOptions};
-use crate::vocabulary::RunStatus;
+use crate::vocabulary::{RunKind, RunStatus};
 
-/// One run as recorded.
+/// One `apply` run as recorded.
+pub type RunRecord = Run<PlanOptions>;
+
+/// One run as recorded: `apply`'s ([`RunRecord`]) or `revert`'s
+/// ([`super::RevertRunRecord`]), which differ only in their options.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct RunRecord {
+pub struct Run<O> {
     /// The run's id (a time-ordered UUID).
     pub id: String,
     /// When it started.
@@ -25,9 +31,9 @@ pub struct RunRecord {
     pub finished_at: Option<Timestamp>,
     /// Where it stands.
     pub status: RunStatus,
-    /// The input file.
+    /// The input file (`revert`: or `journal run <id>`, the run whose users it took).
     pub input_path: String,
-    /// Hex SHA-256 of the input file.
+    /// Hex SHA-256 of the input file (`revert`: or the converting run's id).
     pub input_sha256: String,
     /// The tenant.
     pub tenant_id: String,
@@ -35,16 +41,16 @@ pub struct RunRecord {
     pub graph_root: String,
     /// The command line that started it (secrets never appear: they come from env vars).
     pub command: String,
-    /// The plan options it ran with.
-    pub options: PlanOptions,
+    /// The options it ran with.
+    pub options: O,
 }
 
-/// What a new run is about.
+/// What a new run is about (`apply`'s by default).
 #[derive(Debug, Clone)]
-pub struct NewRun<'a> {
-    /// The input file.
+pub struct NewRun<'a, O = PlanOptions> {
+    /// The input file (`revert`: or `journal run <id>`).
     pub input_path: &'a str,
-    /// Hex SHA-256 of its bytes.
+    /// Hex SHA-256 of its bytes (`revert`: or the converting run's id).
     pub input_sha256: &'a str,
     /// The tenant.
     pub tenant_id: &'a str,
@@ -52,8 +58,22 @@ pub struct NewRun<'a> {
     pub graph_root: &'a str,
     /// The command line.
     pub command: &'a str,
-    /// The plan options.
-    pub options: &'a PlanOptions,
+    /// The options.
+    pub options: &'a O,
+}
+
+/// The columns of one row of a run, as the `entries` table keeps them for both kinds.
+pub(super) struct EntryColumns<'a> {
+    pub row: u64,
+    pub user_ref: &'a str,
+    pub user_id: Option<&'a str>,
+    pub display_name: Option<&'a str>,
+    pub upn: Option<&'a str>,
+    /// The partner's address (`revert`: the user's mail as it was).
+    pub external_email: &'a str,
+    pub decision: &'static str,
+    /// The row's whole decision, as JSON.
+    pub plan: String,
 }
 
 impl Journal {
@@ -120,8 +140,11 @@ impl Journal {
         row.map(|raw| self.decode_run(raw)).transpose()
     }
 
-    fn decode_run(&self, raw: RawRun) -> Result<RunRecord, JournalError> {
-        Ok(RunRecord {
+    pub(super) fn decode_run<O: DeserializeOwned>(
+        &self,
+        raw: RawRun,
+    ) -> Result<Run<O>, JournalError> {
+        Ok(Run {
             id: raw.id,
             started_at: self.timestamp(&raw.started_at)?,
             finished_at: self.optional_timestamp(raw.finished_at.as_deref())?,
@@ -142,27 +165,68 @@ impl Journal {
     /// Records a new run and its whole plan in one transaction, abandoning any run left
     /// unfinished (the caller has checked that is what the admin wants).
     pub fn start_run(&self, run: &NewRun<'_>, plan: &Plan) -> Result<RunRecord, JournalError> {
+        let mut rows = Vec::with_capacity(plan.entries.len());
+        for entry in &plan.entries {
+            rows.push(EntryColumns {
+                row: entry.row,
+                user_ref: &entry.user,
+                user_id: entry.user_id.as_deref(),
+                display_name: entry.display_name.as_deref(),
+                upn: entry.user_principal_name.as_deref(),
+                external_email: &entry.external_email,
+                decision: entry.decision.as_str(),
+                plan: serde_json::to_string(entry).map_err(|e| self.corrupt("plan entry", e))?,
+            });
+        }
+        let id = self.insert_run(RunKind::Convert, run, &rows, |tx, now| {
+            // One run is resumable at a time: a new one abandons the unfinished.
+            tx.execute(
+                &format!(
+                    "UPDATE runs SET status = ?2, finished_at = ?1 WHERE status = ?3 AND {CONVERT_RUNS}"
+                ),
+                params![
+                    now,
+                    RunStatus::Abandoned.as_str(),
+                    RunStatus::Applying.as_str()
+                ],
+            )
+            .map(drop)
+        })?;
+        self.run(&id)?
+            .ok_or_else(|| self.corrupt("run", "vanished after insert"))
+    }
+
+    /// Writes a run of `kind` and its rows in one transaction, after `before` (run in the
+    /// same transaction); returns the new run's id.
+    pub(super) fn insert_run<O: Serialize>(
+        &self,
+        kind: RunKind,
+        run: &NewRun<'_, O>,
+        rows: &[EntryColumns<'_>],
+        before: impl FnOnce(&Transaction<'_>, &str) -> rusqlite::Result<()>,
+    ) -> Result<String, JournalError> {
         let id = uuid::Uuid::now_v7().to_string();
         let now = self.now();
         let options =
             serde_json::to_string(run.options).map_err(|e| self.corrupt("run options", e))?;
         let mut conn = self.conn()?;
         let tx = conn.transaction().map_err(|e| self.sql(e))?;
+        before(&tx, &now).map_err(|e| self.sql(e))?;
         tx.execute(
-            &format!(
-                "UPDATE runs SET status = ?2, finished_at = ?1 WHERE status = ?3 AND {CONVERT_RUNS}"
-            ),
+            "INSERT INTO runs (id, started_at, status, input_path, input_sha256, tenant_id, graph_root, command, options, kind)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             params![
+                id,
                 now,
-                RunStatus::Abandoned.as_str(),
-                RunStatus::Applying.as_str()
+                RunStatus::Applying.as_str(),
+                run.input_path,
+                run.input_sha256,
+                run.tenant_id,
+                run.graph_root,
+                run.command,
+                options,
+                kind.as_str()
             ],
-        )
-        .map_err(|e| self.sql(e))?;
-        tx.execute(
-            "INSERT INTO runs (id, started_at, status, input_path, input_sha256, tenant_id, graph_root, command, options)
-             VALUES (?1, ?2, ?9, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![id, now, run.input_path, run.input_sha256, run.tenant_id, run.graph_root, run.command, options, RunStatus::Applying.as_str()],
         )
         .map_err(|e| self.sql(e))?;
         {
@@ -172,28 +236,24 @@ impl Journal {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 )
                 .map_err(|e| self.sql(e))?;
-            for entry in &plan.entries {
-                let json =
-                    serde_json::to_string(entry).map_err(|e| self.corrupt("plan entry", e))?;
+            for row in rows {
                 insert
                     .execute(params![
                         id,
-                        entry.row,
-                        entry.user,
-                        entry.user_id,
-                        entry.display_name,
-                        entry.user_principal_name,
-                        entry.external_email,
-                        entry.decision.as_str(),
-                        json
+                        row.row,
+                        row.user_ref,
+                        row.user_id,
+                        row.display_name,
+                        row.upn,
+                        row.external_email,
+                        row.decision,
+                        row.plan
                     ])
                     .map_err(|e| self.sql(e))?;
             }
         }
         tx.commit().map_err(|e| self.sql(e))?;
-        drop(conn);
-        self.run(&id)?
-            .ok_or_else(|| self.corrupt("run", "vanished after insert"))
+        Ok(id)
     }
 
     /// Marks a run finished.
@@ -214,12 +274,12 @@ impl Journal {
     }
 }
 
-const RUN_COLUMNS: &str = "SELECT id, started_at, finished_at, status, input_path, input_sha256, tenant_id, graph_root, command, options FROM runs";
+pub(super) const RUN_COLUMNS: &str = "SELECT id, started_at, finished_at, status, input_path, input_sha256, tenant_id, graph_root, command, options FROM runs";
 
 /// The condition that keeps a query to `apply`'s runs (older journals hold only those).
 const CONVERT_RUNS: &str = "kind = 'convert'";
 
-struct RawRun {
+pub(super) struct RawRun {
     id: String,
     started_at: String,
     finished_at: Option<String>,
@@ -232,7 +292,7 @@ struct RawRun {
     options: String,
 }
 
-fn raw_run(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRun> {
+pub(super) fn raw_run(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRun> {
     Ok(RawRun {
         id: r.get(0)?,
         started_at: r.get(1)?,

@@ -114,7 +114,10 @@ async fn a_pending_user_becomes_an_internal_member_and_the_password_is_never_kep
         )
         .await;
     invite.assert_error(412, "PreconditionFailed");
-    assert_eq!(invite.message(), "UserState is neither accepted nor pending.");
+    assert_eq!(
+        invite.message(),
+        "UserState is neither accepted nor pending."
+    );
     assert_eq!(emu.user(&uid(NINA)).await["userType"], "Member");
 }
 
