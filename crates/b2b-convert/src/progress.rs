@@ -12,6 +12,7 @@ use b2b_convert_core::facts::{self, Strategy};
 use b2b_convert_core::input::Input;
 use b2b_convert_core::journal::{Journal, RunRecord};
 use b2b_convert_core::plan::{Plan, PlanOptions};
+use b2b_convert_core::selection::{self, EmailRule, Selection, Source};
 use b2b_graph::GraphClient;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -73,6 +74,25 @@ fn note_weathered(client: &GraphClient, before: u64, phase: &str) {
             if retried == 1 { "was" } else { "were" },
         ));
     }
+}
+
+/// Reads the users a selection names, with a spinner counting them.
+pub async fn select(
+    connection: &Connection,
+    source: &Source,
+    rule: &EmailRule,
+) -> anyhow::Result<Selection> {
+    let bar = bar(0, "{spinner} reading the selection: {pos} users {msg}");
+    let watch = watch_throttling(&connection.client, &bar);
+    let before = connection.client.stats().retried;
+    let selection = selection::select(&connection.client, source, rule, &|n| {
+        bar.set_position(n as u64)
+    })
+    .await;
+    watch.abort();
+    bar.finish_and_clear();
+    note_weathered(&connection.client, before, "Reading the selection");
+    Ok(selection?)
 }
 
 /// Reads the tenant and plans every row of `input`.

@@ -435,11 +435,14 @@ pub fn map_users(users: Vec<User>, rule: &EmailRule) -> (Vec<Mapped>, Vec<Unmapp
     (mapped, unmapped)
 }
 
-/// Reads the users `source` names and maps them by `rule`.
+/// Reads the users `source` names and maps them by `rule`; `on_read` is told how many
+/// users have been read so far, after each page (for a progress line: a large selection
+/// takes a page of 999 per request).
 pub async fn select(
     client: &GraphClient,
     source: &Source,
     rule: &EmailRule,
+    on_read: &(dyn Fn(usize) + Sync),
 ) -> Result<Selection, SelectionError> {
     let mut users: Vec<User> = Vec::new();
     let mut selection = Selection::default();
@@ -451,7 +454,10 @@ pub async fn select(
                 .top(999)
                 .advanced();
             client
-                .each_user_page(&query, &mut |page| users.extend(page))
+                .each_user_page(&query, &mut |page| {
+                    users.extend(page);
+                    on_read(users.len());
+                })
                 .await
                 .map_err(context(source.to_string()))?;
         }
@@ -471,6 +477,7 @@ pub async fn select(
                             *others.entry(member.type_name().to_owned()).or_default() += 1;
                         }
                     }
+                    on_read(users.len());
                 })
                 .await
                 .map_err(context(source.to_string()))?;

@@ -72,7 +72,7 @@ async fn selected_input(
     rule: &EmailRule,
     write_to: Option<&Path>,
 ) -> anyhow::Result<Input> {
-    let selection = selection::select(&connection.client, source, rule).await?;
+    let selection = progress::select(connection, source, rule).await?;
     for line in selection_notes(source, rule, &selection) {
         progress::note(line);
     }
