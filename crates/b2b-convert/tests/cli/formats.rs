@@ -115,30 +115,7 @@ fn emails(state: &Value, user_id: &str) -> Vec<Value> {
 /// Accepts the invitation of `user_id` as the partner would and returns where the last
 /// page's Continue link leads: the invitation's `inviteRedirectUrl`.
 fn accept_and_continue(tenant: &TestTenant, user_id: &str) -> String {
-    let url = invitation(&tenant.state(), user_id)["inviteRedeemUrl"]
-        .as_str()
-        .expect("a redeem URL")
-        .to_owned();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let page = runtime.block_on(async {
-        let http = reqwest::Client::builder()
-            .no_proxy()
-            .build()
-            .expect("client");
-        let offer = http.get(&url).send().await.expect("page");
-        assert_eq!(offer.status(), 200);
-        let done = http
-            .post(&url)
-            .form(&[("accept", "1")])
-            .send()
-            .await
-            .expect("accept");
-        assert_eq!(done.status(), 200);
-        done.text().await.expect("the page")
-    });
+    let page = tenant.redeem(user_id);
     let (_, link) = page
         .split_once("id=\"continue\" href=\"")
         .unwrap_or_else(|| panic!("a Continue link: {page}"));

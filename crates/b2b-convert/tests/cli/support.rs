@@ -212,8 +212,8 @@ impl TestTenant {
     }
 
     /// Accepts the invitation of `user_id` as the partner would: the emailed link's page,
-    /// then its Accept button.
-    pub fn redeem(&self, user_id: &str) {
+    /// then its Accept button. Returns the page Accept leads to.
+    pub fn redeem(&self, user_id: &str) -> String {
         let state = self.state();
         let url = state["invitations"]
             .as_array()
@@ -238,7 +238,8 @@ impl TestTenant {
                 .await
                 .expect("accept");
             assert_eq!(done.status(), 200);
-        });
+            done.text().await.expect("the page")
+        })
     }
 }
 
