@@ -381,7 +381,23 @@ enum Settled {
 }
 
 fn describe(kind: StepKind, error: &GraphError) -> String {
-    format!("{kind}: {error}")
+    match hint(kind, error) {
+        Some(hint) => format!("{kind}: {error}. {hint}"),
+        None => format!("{kind}: {error}"),
+    }
+}
+
+/// What a refusal whose words are Graph's and cryptic means for the admin.
+fn hint(kind: StepKind, error: &GraphError) -> Option<&'static str> {
+    match (kind, error.status()) {
+        // graph-facts §1 and §8: "UserState is neither accepted nor pending".
+        (StepKind::Invite, Some(412)) => Some(
+            "Graph answers this for a user who was converted back to internal \
+             (b2b-convert revert, or convertExternalToInternalMemberUser elsewhere): \
+             Microsoft never invites such a user to B2B again",
+        ),
+        _ => None,
+    }
 }
 
 async fn convert_entry(shared: &Shared<'_>, plan: &PlanEntry) -> Result<EntryEnd, ExecuteError> {
@@ -1045,6 +1061,29 @@ pub async fn reinvite(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_412_on_an_invitation_says_the_user_was_converted_back() {
+        let refused = GraphError::Api {
+            status: 412,
+            code: "PreconditionFailed".into(),
+            message: "UserState is neither accepted nor pending.".into(),
+            request_id: Some("r1".into()),
+            client_request_id: "c1".into(),
+            retry_after: None,
+            method: "POST".into(),
+            path: "/v1.0/invitations".into(),
+        };
+        let said = describe(StepKind::Invite, &refused);
+        assert!(said.starts_with("invite: "), "{said}");
+        assert!(
+            said.contains("UserState is neither accepted nor pending"),
+            "{said}"
+        );
+        assert!(said.contains("converted back to internal"), "{said}");
+        // Another step's 412 is left in Graph's words.
+        assert!(!describe(StepKind::UpdateMail, &refused).contains("converted back"));
+    }
 
     #[test]
     fn invitation_carries_message_cc_and_language_only_when_given() {

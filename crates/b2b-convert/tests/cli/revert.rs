@@ -179,6 +179,31 @@ fn reverts_the_unredeemed_user_of_the_last_run_and_refuses_the_redeemed_one() {
         requests(&state, "POST", &convert_path(&adele), 200).len(),
         1
     );
+
+    // Converting Adele to B2B again: Graph refuses for good (412), and the row says why
+    // in the admin's words, not only Graph's.
+    let reconvert = t
+        .cmd(&[
+            "apply",
+            "--input",
+            "users.csv",
+            "--yes",
+            "--journal",
+            "again.db",
+        ])
+        .output()
+        .unwrap();
+    let said = format!("{}{}", stdout(&reconvert), stderr(&reconvert));
+    assert_eq!(reconvert.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("UserState is neither accepted nor pending")
+            && said.contains("converted back to internal"),
+        "{said}"
+    );
+    assert_eq!(
+        requests(&t.state(), "POST", "/v1.0/invitations", 412),
+        [adele]
+    );
 }
 
 #[test]
