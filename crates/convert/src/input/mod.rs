@@ -164,6 +164,15 @@ pub enum InputError {
         /// What is wrong.
         message: String,
     },
+    /// The file as a whole can't be used: not UTF-8, or too large for what it should be
+    /// (`revert`'s list of users).
+    #[error("{path}: {message}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// The file has no data rows (or nothing at all).
     #[error("{path}: the file has no data rows")]
     Empty {
@@ -189,6 +198,25 @@ pub const MAX_ROWS: usize = 1_000_000;
 
 /// How much the CSV reader asks for at a time (it buffers its source itself).
 const READ_BUFFER: usize = 64 * 1024;
+
+/// Whether a header cell names the `user` field: by any of its names (`UserPrincipalName`,
+/// `ObjectId`, …) or as the bulk-invite template's `[user]` key. `revert` reads the same
+/// files, so it finds the column the same way.
+///
+/// ```
+/// use b2b_convert_core::input::names_user_column;
+/// assert!(names_user_column("User Principal Name"));
+/// assert!(names_user_column("User to convert [user] Required"));
+/// assert!(!names_user_column("externalEmail"));
+/// ```
+pub fn names_user_column(heading: &str) -> bool {
+    columns::resolve(heading) == Ok(Heading::Field(Column::User))
+}
+
+/// Lower-case hex of a digest: how the journal keeps an input file's SHA-256.
+pub(crate) fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
 
 /// The most characters of a value an error message quotes.
 const QUOTE_CHARS: usize = 80;

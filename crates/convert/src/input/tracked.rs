@@ -122,11 +122,7 @@ impl<R> Tracked<R> {
 
     /// The hex SHA-256 of every byte read.
     pub(super) fn digest(self) -> String {
-        self.hasher
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        super::hex(&self.hasher.finalize())
     }
 
     /// Follows one byte.

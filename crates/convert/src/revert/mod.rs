@@ -45,9 +45,7 @@ pub use decision::{Lookup, USER_SELECT, UpnCheck, decide, is_external, plan, tar
 pub use execution::{
     RevertExecOptions, RevertExecution, RevertResult, SettledRun, execute, settle_unfinished,
 };
-pub use sources::{
-    RevertInputError, Source, Sources, parse_sources, read_sources, sources_from_run,
-};
+pub use sources::{Source, Sources, parse_sources, read_sources, sources_from_run};
 
 use serde::{Deserialize, Serialize};
 

@@ -2,10 +2,11 @@
 //! run of the journal converted.
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
+use crate::input::{InputError, MAX_USER_CHARS, hex, names_user_column};
 use crate::journal::{Journal, JournalError, StepResult};
 use crate::vocabulary::StepKind;
 
@@ -29,71 +30,16 @@ pub struct Sources {
     pub sources: Vec<Source>,
 }
 
-/// A problem with `revert`'s input file, naming the file, line and column.
-#[derive(Debug, thiserror::Error)]
-pub enum RevertInputError {
-    /// The file could not be read.
-    #[error("{path}: cannot read the input file: {error}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        error: std::io::Error,
-    },
-    /// The header row has no `user` column, or two.
-    #[error("{path}: line {line} (header): {message}")]
-    Header {
-        /// The file.
-        path: PathBuf,
-        /// The header's line.
-        line: u64,
-        /// What is wrong.
-        message: String,
-    },
-    /// A cell can't be used, or the file is not CSV.
-    #[error("{path}: line {line}, column `{column}`: {message}")]
-    Field {
-        /// The file.
-        path: PathBuf,
-        /// The line.
-        line: u64,
-        /// The column as the header writes it.
-        column: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// Not UTF-8, or too large.
-    #[error("{path}: {message}")]
-    File {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        message: String,
-    },
-}
-
 /// The largest input `revert` reads: a list of users to revert is short; anything this
 /// large is not such a list.
 const MAX_INPUT_BYTES: u64 = 16 * 1024 * 1024;
-/// The longest `user` cell (a mail may have 320 characters).
-const MAX_USER_CHARS: usize = 320;
-/// Header names of the `user` column, compared without case, spaces or underscores (the
-/// names `apply`'s input accepts for it, so the same file can be reverted).
-const USER_COLUMN: &[&str] = &[
-    "user",
-    "userprincipalname",
-    "upn",
-    "objectid",
-    "id",
-    "internaluser",
-];
 
 /// Reads `revert --input F`: a CSV file with a header row and a `user` column (object id,
 /// UPN or mail); other columns are ignored, so `apply`'s own input file can be given.
 /// Comma, semicolon or tab separated, UTF-8 with or without a byte order mark, with or
 /// without Excel's `sep=` first line. Blank rows are skipped; an empty `user` is an error.
-pub fn read_sources(path: &Path) -> Result<Sources, RevertInputError> {
-    let read = |error| RevertInputError::Read {
+pub fn read_sources(path: &Path) -> Result<Sources, InputError> {
+    let read = |error| InputError::Read {
         path: path.to_owned(),
         error,
     };
@@ -103,7 +49,7 @@ pub fn read_sources(path: &Path) -> Result<Sources, RevertInputError> {
         .read_to_end(&mut bytes)
         .map_err(read)?;
     if bytes.len() as u64 > MAX_INPUT_BYTES {
-        return Err(RevertInputError::File {
+        return Err(InputError::File {
             path: path.to_owned(),
             message: format!(
                 "larger than {} MiB: not a list of users to revert",
@@ -121,9 +67,9 @@ pub fn read_sources(path: &Path) -> Result<Sources, RevertInputError> {
 }
 
 /// [`read_sources`] on bytes already read.
-pub fn parse_sources(path: &Path, bytes: &[u8]) -> Result<Vec<Source>, RevertInputError> {
+pub fn parse_sources(path: &Path, bytes: &[u8]) -> Result<Vec<Source>, InputError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let text = std::str::from_utf8(bytes).map_err(|e| RevertInputError::File {
+    let text = std::str::from_utf8(bytes).map_err(|e| InputError::File {
         path: path.to_owned(),
         message: format!(
             "not UTF-8 (byte {}): save it as CSV UTF-8",
@@ -161,7 +107,7 @@ pub fn parse_sources(path: &Path, bytes: &[u8]) -> Result<Vec<Source>, RevertInp
     // the CSV reader's own count skips blank lines.
     let starts = line_starts(rest.as_bytes());
     let mut records = reader.byte_records();
-    let header_error = |message: String| RevertInputError::Header {
+    let header_error = |message: String| InputError::Header {
         path: path.to_owned(),
         line,
         message,
@@ -178,7 +124,7 @@ pub fn parse_sources(path: &Path, bytes: &[u8]) -> Result<Vec<Source>, RevertInp
     let matching: Vec<usize> = names
         .iter()
         .enumerate()
-        .filter(|(_, n)| is_user_column(n))
+        .filter(|(_, n)| names_user_column(n))
         .map(|(i, _)| i)
         .collect();
     let column = match matching.as_slice() {
@@ -198,7 +144,7 @@ pub fn parse_sources(path: &Path, bytes: &[u8]) -> Result<Vec<Source>, RevertInp
     let heading = names[column].clone();
     let mut sources = Vec::new();
     for record in records {
-        let field = |line: u64, message: String| RevertInputError::Field {
+        let field = |line: u64, message: String| InputError::Field {
             path: path.to_owned(),
             line,
             column: heading.clone(),
@@ -266,29 +212,10 @@ fn line_of(text: &str, starts: &[u64], offset: u64) -> u64 {
     (starts.partition_point(|s| *s <= offset + skipped) as u64).saturating_sub(1)
 }
 
-/// Whether a header cell names the user: one of [`USER_COLUMN`], or `[user]` (the
-/// admin center template's bracketed key).
-fn is_user_column(name: &str) -> bool {
-    let key = match (name.rfind('['), name.rfind(']')) {
-        (Some(open), Some(close)) if open < close => &name[open + 1..close],
-        _ => name,
-    };
-    let folded: String = key
-        .chars()
-        .filter(|c| !c.is_whitespace() && *c != '_')
-        .flat_map(char::to_lowercase)
-        .collect();
-    USER_COLUMN.contains(&folded.as_str())
-}
-
 fn user_column(header: &str, delimiter: u8) -> Option<usize> {
     header
         .split(char::from(delimiter))
-        .position(|cell| is_user_column(cell.trim().trim_matches('"')))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+        .position(|cell| names_user_column(cell.trim().trim_matches('"')))
 }
 
 /// The users an `apply` run converted: every row whose invitation step took effect
