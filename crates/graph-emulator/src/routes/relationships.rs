@@ -286,32 +286,44 @@ fn memberships(
             ],
         )?;
     }
-    let opts = options(raw)?;
-    let dir = app.dir.read();
-    let index = ctx.target_user(&dir, key)?;
-    let user_id = text(&dir.users[index], "id").unwrap_or_default().to_owned();
-    let groups = if transitive {
-        dir.membership.transitive_groups(&user_id)
-    } else {
-        dir.membership.groups_with_member(&user_id)
-    };
-    let mut items: Vec<Item> = groups
-        .into_iter()
-        .filter_map(|g| group_position(&dir, g).ok())
-        .map(Item::Group)
-        .collect();
-    items.extend(
-        dir.roles
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| r.members.iter().any(|m| m.eq_ignore_ascii_case(&user_id)))
-            .map(|(i, _)| Item::Role(i)),
-    );
     let segment = if transitive {
         "transitiveMemberOf"
     } else {
         "memberOf"
     };
+    user_relationship(app, ctx, key, raw, segment, |dir, user_id| {
+        let groups = if transitive {
+            dir.membership.transitive_groups(user_id)
+        } else {
+            dir.membership.groups_with_member(user_id)
+        };
+        let mut items = groups_at(dir, groups);
+        items.extend(
+            dir.roles
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.members.iter().any(|m| m.eq_ignore_ascii_case(user_id)))
+                .map(|(i, _)| Item::Role(i)),
+        );
+        items
+    })
+}
+
+/// Answers a read of one user's relationship (`segment`): the user found by id or UPN,
+/// then the objects `items` lists for that user's id.
+fn user_relationship(
+    app: &AppState,
+    ctx: &Ctx,
+    key: &str,
+    raw: Option<&str>,
+    segment: &str,
+    items: impl FnOnce(&Directory, &str) -> Vec<Item>,
+) -> Result<Response, GraphError> {
+    let opts = options(raw)?;
+    let dir = app.dir.read();
+    let index = ctx.target_user(&dir, key)?;
+    let user_id = text(&dir.users[index], "id").unwrap_or_default().to_owned();
+    let items = items(&dir, &user_id);
     answer(
         app,
         ctx,
@@ -320,6 +332,14 @@ fn memberships(
         &opts,
         &format!("users/{user_id}/{segment}"),
     )
+}
+
+/// The stored groups of `ids`, in their order (an id no group has is left out).
+fn groups_at<'a>(dir: &Directory, ids: impl IntoIterator<Item = &'a str>) -> Vec<Item> {
+    ids.into_iter()
+        .filter_map(|g| group_position(dir, g).ok())
+        .map(Item::Group)
+        .collect()
 }
 
 /// `GET /users/{id}/memberOf`.
@@ -363,24 +383,13 @@ pub async fn owned_objects(
                 "Directory.ReadWrite.All",
             ],
         )?;
-        let opts = options(raw.as_deref())?;
-        let dir = app.dir.read();
-        let index = ctx.target_user(&dir, &key)?;
-        let user_id = text(&dir.users[index], "id").unwrap_or_default().to_owned();
-        let items: Vec<Item> = dir
-            .membership
-            .groups_owned_by(&user_id)
-            .into_iter()
-            .filter_map(|g| group_position(&dir, g).ok())
-            .map(Item::Group)
-            .collect();
-        answer(
+        user_relationship(
             &app,
             &ctx,
-            &dir,
-            &items,
-            &opts,
-            &format!("users/{user_id}/ownedObjects"),
+            &key,
+            raw.as_deref(),
+            "ownedObjects",
+            |dir, user_id| groups_at(dir, dir.membership.groups_owned_by(user_id)),
         )
     })();
     ctx.finish(result)
