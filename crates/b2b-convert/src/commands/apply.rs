@@ -1,7 +1,6 @@
 //! `apply`: plan, confirm, convert; every step journaled, and a re-run resumes.
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Context;
 
@@ -24,10 +23,6 @@ use crate::prompt::{command_line, confirm};
 use crate::render::plan::{plan_digest, plan_table, summary};
 use crate::render::results::results_table;
 
-/// How long steps in flight may take to finish after an interrupt before the tool
-/// quits anyway (an open step is settled by reading back on resume).
-const GRACE: Duration = Duration::from_secs(10);
-
 /// Runs `apply`.
 pub async fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
     let input = input::read_input(&args.input)?;
@@ -39,27 +34,17 @@ pub async fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     };
     let cancel = CancellationToken::new();
-    let interrupts = tokio::spawn(interrupt::watch(cancel.clone()));
     let options = ExecutorOptions {
         concurrency: usize::from(args.planning.concurrency),
         cancel: cancel.clone(),
         ..ExecutorOptions::default()
     };
     let execution = progress::execute(&connection, &journal, &run, &options);
-    tokio::pin!(execution);
-    let execution = tokio::select! {
-        execution = &mut execution => execution?,
-        () = async { cancel.cancelled().await; tokio::time::sleep(GRACE).await } => {
-            eprintln!(
-                "Requests still in flight after {} s; quitting. Their steps stay open in the journal \
-                 and are settled by reading the users back when you resume.",
-                GRACE.as_secs()
-            );
-            interrupt::print_resume();
-            return Ok(interrupt::exit_code());
-        }
+    let settled_by = "are settled by reading the users back when you resume";
+    let Some(execution) = interrupt::guarded(&cancel, execution, settled_by).await else {
+        return Ok(interrupt::exit_code());
     };
-    interrupts.abort();
+    let execution = execution?;
     if let Some(path) = &args.links_out {
         write_links(&journal, &run, path)?;
     }

@@ -4,7 +4,6 @@
 //! any time, and the admin must know that before relying on it.
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
 use b2b_convert_core::clock;
@@ -25,9 +24,6 @@ use crate::prompt::{command_line, confirm};
 
 /// Users read and reverted at once (the client paces requests to Graph's budgets anyway).
 const CONCURRENCY: usize = 8;
-
-/// How long steps in flight may take to finish after an interrupt.
-const GRACE: Duration = Duration::from_secs(10);
 
 /// Why `revert` needs `--i-understand-beta`.
 const BETA_REFUSAL: &str = "revert calls Microsoft Graph's beta API \
@@ -123,27 +119,17 @@ pub async fn run(args: RevertArgs) -> anyhow::Result<ExitCode> {
     )?;
 
     let cancel = CancellationToken::new();
-    let interrupts = tokio::spawn(interrupt::watch(cancel.clone()));
     let exec_options = RevertExecOptions {
         concurrency: CONCURRENCY,
         cancel: cancel.clone(),
         ..RevertExecOptions::default()
     };
     let execution = revert::execute(&connection.client, &journal, &run, &exec_options, &|_| {});
-    tokio::pin!(execution);
-    let execution = tokio::select! {
-        execution = &mut execution => execution?,
-        () = async { cancel.cancelled().await; tokio::time::sleep(GRACE).await } => {
-            eprintln!(
-                "Requests still in flight after {} s; quitting. Their steps stay open in the journal \
-                 and the next revert settles them by reading the users back.",
-                GRACE.as_secs()
-            );
-            interrupt::print_resume();
-            return Ok(interrupt::exit_code());
-        }
+    let settled_by = "the next revert settles them by reading the users back";
+    let Some(execution) = interrupt::guarded(&cancel, execution, settled_by).await else {
+        return Ok(interrupt::exit_code());
     };
-    interrupts.abort();
+    let execution = execution?;
     write_results(Some(&run), &entries, &execution, args.output)?;
     summarise(&journal, &run, &execution)
 }
