@@ -23,7 +23,7 @@ use std::fmt;
 
 use b2b_graph::TokenClaims;
 
-use crate::plan::{Action, Decision, Plan};
+use crate::plan::{Action, Decision, Plan, PlanEntry};
 
 /// One kind of Graph call a run makes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,14 +155,6 @@ pub const PLANNING: &[Need] = &[
     Need::ReadContacts,
 ];
 
-/// What resuming a run may still do: every write step and the read-back.
-pub const RESUMING: [Need; 4] = [
-    Need::ReadUsers,
-    Need::RevokeSessions,
-    Need::UpdateMail,
-    Need::InviteExisting,
-];
-
 /// Whether a plan asks Graph for something an application needs a directory role for,
 /// beyond its permissions: a password reset needs at least User Administrator
 /// (graph-facts §2), which no token shows.
@@ -175,15 +167,27 @@ pub fn needs_admin_role(needs: &[Need]) -> Option<&'static str> {
 /// What a plan's `apply` needs: planning's reads, then each kind of step some
 /// `convert` row takes, in the order they run.
 pub fn needs_of(plan: &Plan) -> Vec<Need> {
-    let mut needs = PLANNING.to_vec();
+    with_steps(PLANNING.to_vec(), &plan.entries)
+}
+
+/// What resuming a run needs: reading users back (open steps are settled by a read),
+/// then each kind of step its unfinished `convert` rows still take — the journaled plan's
+/// own, so a run planned with `--scramble-password` is checked for it on resume too.
+pub fn needs_to_resume<'a>(entries: impl IntoIterator<Item = &'a PlanEntry>) -> Vec<Need> {
+    with_steps(vec![Need::ReadUsers], entries)
+}
+
+fn with_steps<'a>(
+    mut needs: Vec<Need>,
+    entries: impl IntoIterator<Item = &'a PlanEntry>,
+) -> Vec<Need> {
     let mut add = |need: Need| {
         if !needs.contains(&need) {
             needs.push(need);
         }
     };
-    for entry in plan
-        .entries
-        .iter()
+    for entry in entries
+        .into_iter()
         .filter(|e| e.decision == Decision::Convert)
     {
         for action in &entry.actions {
@@ -457,6 +461,53 @@ mod tests {
         );
         // Planning's required reads don't grow: the pre-flight never makes apply refuse.
         assert_eq!(PLANNING.len(), 4);
+    }
+
+    #[test]
+    fn a_resume_needs_what_its_unfinished_rows_still_do() {
+        let entry = |decision: Decision, actions: Vec<Action>| PlanEntry {
+            row: 2,
+            user: "u".into(),
+            user_id: Some("id".into()),
+            display_name: None,
+            user_principal_name: None,
+            external_email: "u@fabrikam.com".into(),
+            decision,
+            reasons: Vec::new(),
+            notes: Vec::new(),
+            actions,
+            redemption: None,
+        };
+        let invite = Action::Invite {
+            settings: crate::plan::InvitationSettings {
+                redirect_url: "https://myapps.microsoft.com".into(),
+                send_email: true,
+                message: None,
+                cc: None,
+                language: None,
+            },
+        };
+        let rows = [
+            entry(
+                Decision::Convert,
+                vec![invite, Action::ScramblePassword, Action::Verify],
+            ),
+            entry(
+                Decision::Convert,
+                vec![Action::SetUserType { to: "Guest".into() }],
+            ),
+            entry(Decision::Blocked, vec![Action::RevokeSessions]),
+        ];
+        assert_eq!(
+            needs_to_resume(&rows),
+            [
+                Need::ReadUsers,
+                Need::InviteExisting,
+                Need::ResetPassword,
+                Need::UpdateUserType
+            ]
+        );
+        assert!(needs_admin_role(&needs_to_resume(&rows)).is_some());
     }
 
     #[test]

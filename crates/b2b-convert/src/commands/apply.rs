@@ -114,7 +114,12 @@ async fn prepare_run(
                 run.id,
                 crate::render::time::local(run.started_at),
             );
-            connection.require(&permissions::RESUMING)?;
+            let pending = journal.pending_entries(&run.id)?;
+            let needs = permissions::needs_to_resume(pending.iter().map(|e| &e.plan));
+            connection.require(&needs)?;
+            if let Some(note) = permissions::needs_admin_role(&needs) {
+                progress::note(format!("Note: {note}."));
+            }
             if !confirm(&format!("Resume converting {remaining} users?"), args.yes)? {
                 eprintln!("Nothing was changed.");
                 return Ok(None);
