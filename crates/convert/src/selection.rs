@@ -515,9 +515,9 @@ async fn find_group(client: &GraphClient, name_or_id: &str) -> Result<String, Se
     }
 }
 
-/// Writes the selection as an input file at `path`, which must not exist yet: it may
-/// be a reviewed file holding the admin's edits.
-pub fn write_input(path: &Path, selection: &Selection) -> Result<(), SelectionError> {
+/// Writes a selection's input file (`bytes`, from [`Selection::to_csv`]) at `path`,
+/// which must not exist yet: it may be a reviewed file holding the admin's edits.
+pub fn write_input(path: &Path, bytes: &[u8]) -> Result<(), SelectionError> {
     let write_error = |error: io::Error| SelectionError::Write {
         path: path.to_owned(),
         error,
@@ -535,7 +535,7 @@ pub fn write_input(path: &Path, selection: &Selection) -> Result<(), SelectionEr
                 write_error(error)
             }
         })?;
-    file.write_all(&selection.to_csv()).map_err(write_error)?;
+    file.write_all(bytes).map_err(write_error)?;
     file.sync_all().map_err(write_error)
 }
 
@@ -751,7 +751,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("selected.csv");
         std::fs::write(&path, "edited by hand").unwrap();
-        let error = write_input(&path, &Selection::default()).unwrap_err();
+        let error = write_input(&path, &Selection::default().to_csv()).unwrap_err();
         assert!(matches!(error, SelectionError::Exists { .. }), "{error}");
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "edited by hand");
     }

@@ -11,7 +11,7 @@ use b2b_convert_core::journal::{EntryOutcome, Journal, NewRun, RunRecord};
 use b2b_convert_core::permissions;
 use b2b_convert_core::plan::Decision;
 use b2b_convert_core::resumption::{self, Resumption, Target};
-use b2b_convert_core::status;
+use b2b_convert_core::status::{self, StatusRow};
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{ApplyArgs, OutputFormat};
@@ -45,20 +45,22 @@ pub async fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
         return Ok(interrupt::exit_code());
     };
     let execution = execution?;
+    // The whole run, earlier sessions included: the links file and the summary.
+    let rows = status::status_rows(&journal, &run, clock::system().now())?;
     if let Some(path) = &args.links_out {
-        write_links(&journal, &run, path)?;
+        write_links(&rows, path)?;
     }
     progress::note(format!(
         "Partners find this tenant in Microsoft Teams at https://teams.microsoft.com/?tenantId={}",
         run.tenant_id
     ));
-    report_execution(&journal, &run, &execution, args.output)
+    write_results(Some(&run), &execution, args.output)?;
+    summarise(&journal, &run, &execution, &rows)
 }
 
 /// Writes the redeem links of the whole run's invitations sent without email (resumed
 /// sessions included), for a mail merge; says how many and where.
-fn write_links(journal: &Journal, run: &RunRecord, path: &std::path::Path) -> anyhow::Result<()> {
-    let rows = status::status_rows(journal, run, clock::system().now())?;
+fn write_links(rows: &[StatusRow], path: &std::path::Path) -> anyhow::Result<()> {
     let links: Vec<_> = rows.iter().filter(|r| r.redeem_url.is_some()).collect();
     let mut writer = csv::Writer::from_path(path)
         .with_context(|| format!("cannot write the links to {}", path.display()))?;
@@ -201,16 +203,6 @@ async fn prepare_run(
     Ok(Some(run))
 }
 
-fn report_execution(
-    journal: &Journal,
-    run: &RunRecord,
-    execution: &Execution,
-    format: OutputFormat,
-) -> anyhow::Result<ExitCode> {
-    write_results(Some(run), execution, format)?;
-    summarise(journal, run, execution)
-}
-
 /// The results on stdout in the chosen format (an empty table prints nothing).
 fn write_results(
     run: Option<&RunRecord>,
@@ -260,10 +252,10 @@ fn summarise(
     journal: &Journal,
     run: &RunRecord,
     execution: &Execution,
+    rows: &[StatusRow],
 ) -> anyhow::Result<ExitCode> {
     // The whole run, earlier sessions included: after a resume the admin wants the
     // total, not just what this session did.
-    let rows = status::status_rows(journal, run, clock::system().now())?;
     let total = |o| rows.iter().filter(|r| r.outcome == Some(o)).count();
     let (converted, failed, unverified) = (
         total(EntryOutcome::Converted),

@@ -5,7 +5,6 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use b2b_convert_core::input::{self, Input};
 use b2b_convert_core::permissions;
 use b2b_convert_core::selection::{self, EmailRule, Source, Template};
@@ -80,26 +79,25 @@ async fn selected_input(
         !selection.mapped.is_empty(),
         "{source} gave no user with a partner address: nothing to plan"
     );
-    match write_to {
+    let bytes = selection.to_csv();
+    let path = match write_to {
         Some(path) => {
-            selection::write_input(path, &selection)?;
+            selection::write_input(path, &bytes)?;
             progress::note(format!(
                 "Wrote {} users to {}: review it, then `b2b-convert apply --input {}`.",
                 selection.mapped.len(),
                 path.display(),
                 path.display()
             ));
-            Ok(input::read_input(path)
-                .with_context(|| format!("reading back {}", path.display()))?)
+            path
         }
         None => {
             progress::note(
                 "Nothing was written: add --write-input FILE to keep this selection for apply.",
             );
-            Ok(input::parse_input(
-                Path::new("(selection)"),
-                &selection.to_csv(),
-            )?)
+            Path::new("(selection)")
         }
-    }
+    };
+    // The bytes just written: the same digest as the file, without reading it back.
+    Ok(input::parse_input(path, &bytes)?)
 }

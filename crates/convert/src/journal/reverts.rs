@@ -54,9 +54,8 @@ impl Journal {
         run: &NewRevertRun<'_>,
         entries: &[RevertEntry],
     ) -> Result<RevertRunRecord, JournalError> {
-        let mut rows = Vec::with_capacity(entries.len());
-        for entry in entries {
-            rows.push(EntryColumns {
+        let rows = entries.iter().map(|entry| {
+            Ok(EntryColumns {
                 row: entry.row,
                 user_ref: &entry.user,
                 user_id: entry.user_id.as_deref(),
@@ -67,9 +66,9 @@ impl Journal {
                 external_email: entry.mail.as_deref().unwrap_or_default(),
                 decision: entry.decision.as_str(),
                 plan: serde_json::to_string(entry).map_err(|e| self.corrupt("revert entry", e))?,
-            });
-        }
-        let id = self.insert_run(RunKind::Revert, run, &rows, |_, _| Ok(()))?;
+            })
+        });
+        let id = self.insert_run(RunKind::Revert, run, rows, |_, _| Ok(()))?;
         self.revert_run(&id)?
             .ok_or_else(|| self.corrupt("revert run", "vanished after insert"))
     }

@@ -165,9 +165,9 @@ impl Journal {
     /// Records a new run and its whole plan in one transaction, abandoning any run left
     /// unfinished (the caller has checked that is what the admin wants).
     pub fn start_run(&self, run: &NewRun<'_>, plan: &Plan) -> Result<RunRecord, JournalError> {
-        let mut rows = Vec::with_capacity(plan.entries.len());
-        for entry in &plan.entries {
-            rows.push(EntryColumns {
+        // One row's JSON at a time: a plan of 100,000 rows is never held twice.
+        let rows = plan.entries.iter().map(|entry| {
+            Ok(EntryColumns {
                 row: entry.row,
                 user_ref: &entry.user,
                 user_id: entry.user_id.as_deref(),
@@ -176,9 +176,9 @@ impl Journal {
                 external_email: &entry.external_email,
                 decision: entry.decision.as_str(),
                 plan: serde_json::to_string(entry).map_err(|e| self.corrupt("plan entry", e))?,
-            });
-        }
-        let id = self.insert_run(RunKind::Convert, run, &rows, |tx, now| {
+            })
+        });
+        let id = self.insert_run(RunKind::Convert, run, rows, |tx, now| {
             // One run is resumable at a time: a new one abandons the unfinished.
             tx.execute(
                 &format!(
@@ -198,11 +198,11 @@ impl Journal {
 
     /// Writes a run of `kind` and its rows in one transaction, after `before` (run in the
     /// same transaction); returns the new run's id.
-    pub(super) fn insert_run<O: Serialize>(
+    pub(super) fn insert_run<'r, O: Serialize>(
         &self,
         kind: RunKind,
         run: &NewRun<'_, O>,
-        rows: &[EntryColumns<'_>],
+        rows: impl IntoIterator<Item = Result<EntryColumns<'r>, JournalError>>,
         before: impl FnOnce(&Transaction<'_>, &str) -> rusqlite::Result<()>,
     ) -> Result<String, JournalError> {
         let id = uuid::Uuid::now_v7().to_string();
@@ -237,6 +237,7 @@ impl Journal {
                 )
                 .map_err(|e| self.sql(e))?;
             for row in rows {
+                let row = row?;
                 insert
                     .execute(params![
                         id,
