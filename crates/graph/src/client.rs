@@ -302,11 +302,6 @@ impl GraphClient {
         GraphClient::new(endpoints, Arc::new(credential), options)
     }
 
-    /// The credential signing in, as an operator knows it (never a secret).
-    pub fn credential(&self) -> String {
-        self.inner.tokens.describe()
-    }
-
     /// Signs in now (or uses the cached token) and reads the token's claims: the tenant,
     /// and the permissions it carries. `None` when the token is not a readable JWT.
     /// Fails with [`GraphError::SignIn`] when the credential is refused.
@@ -542,7 +537,7 @@ impl GraphClient {
                                 && attempt < policy.max_attempts
                                 && let Some(d) = self.next_delay(attempt, None, seed, waited)
                             {
-                                inner.stats.retried.fetch_add(1, Ordering::Relaxed);
+                                self.count_retried(1);
                                 tracing::info!(
                                     attempt,
                                     status,
@@ -571,16 +566,16 @@ impl GraphClient {
                         });
                     }
                     let parsed = parse_error_body(status, &body);
-                    if status == 401 && parsed.code == "InvalidAuthenticationToken" && !refreshed {
-                        // The token was revoked or expired early: one fresh
-                        // token, and this attempt does not count.
-                        tracing::info!("token rejected, refreshing once");
-                        refreshed = true;
-                        inner.tokens.invalidate();
-                        attempt -= 1;
-                        continue;
-                    }
                     if status == 401 && parsed.code == "InvalidAuthenticationToken" {
+                        if !refreshed {
+                            // The token was revoked or expired early: one fresh
+                            // token, and this attempt does not count.
+                            tracing::info!("token rejected, refreshing once");
+                            refreshed = true;
+                            inner.tokens.invalidate();
+                            attempt -= 1;
+                            continue;
+                        }
                         // A fresh token was refused too: the credential, not this
                         // request, is at fault, and the operator must act.
                         return Err(GraphError::SignIn {
@@ -653,7 +648,7 @@ impl GraphClient {
             } else {
                 // Graph's passing faults are weather: each retry is visible with -v, and
                 // the command says how many there were when it is done.
-                inner.stats.retried.fetch_add(1, Ordering::Relaxed);
+                self.count_retried(1);
                 match error.status() {
                     Some(status) => tracing::info!(
                         attempt,

@@ -141,7 +141,6 @@ impl Endpoints {
         }
     }
 
-    /// The versioned API base, `{graph_root}v1.0/`.
     /// The resource identifier token services without scopes ask for (managed identity,
     /// the Azure CLI): the scope without `/.default`, e.g. `https://graph.microsoft.com`.
     pub fn resource(&self) -> String {
@@ -152,6 +151,7 @@ impl Endpoints {
             .unwrap_or(scope)
     }
 
+    /// The versioned API base, `{graph_root}v1.0/`.
     pub(crate) fn api_base(&self) -> Url {
         let mut url = self.graph.clone();
         if let Ok(mut segs) = url.path_segments_mut() {

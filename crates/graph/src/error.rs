@@ -127,6 +127,23 @@ pub enum GraphError {
 }
 
 impl GraphError {
+    /// A sign-in refusal the tool found itself (no answer of Entra's to quote): the
+    /// credential as the operator knows it, why, and what to do.
+    pub fn sign_in(
+        credential: impl Into<String>,
+        reason: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> GraphError {
+        GraphError::SignIn {
+            credential: credential.into(),
+            reason: reason.into(),
+            fix: fix.into(),
+            error_codes: Vec::new(),
+            trace_id: None,
+            correlation_id: None,
+        }
+    }
+
     /// Graph's `error.code` (or the OAuth2 `error` for [`GraphError::Auth`]).
     pub fn code(&self) -> Option<&str> {
         match self {

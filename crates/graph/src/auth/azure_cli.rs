@@ -79,12 +79,7 @@ struct CliToken {
 /// The expiry of a CLI answer: `expires_on` (Unix seconds) or else `expiresOn` (local
 /// time, `2026-12-02 02:00:00.000000`).
 fn expiry(token: &CliToken) -> Option<Timestamp> {
-    let unix = match &token.expires_on {
-        Some(serde_json::Value::Number(n)) => n.as_i64(),
-        Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
-        _ => None,
-    };
-    if let Some(secs) = unix {
+    if let Some(secs) = super::token_endpoint::seconds(token.expires_on.as_ref()) {
         return Timestamp::from_second(secs).ok();
     }
     let local = token.expires_on_local.as_deref()?.trim();
@@ -112,14 +107,11 @@ impl AzureCli {
     }
 
     fn refused(&self, reason: String) -> GraphError {
-        GraphError::SignIn {
-            credential: self.describe(),
+        GraphError::sign_in(
+            self.describe(),
             reason,
-            fix: format!("run `{}` and try again", self.login_command()),
-            error_codes: Vec::new(),
-            trace_id: None,
-            correlation_id: None,
-        }
+            format!("run `{}` and try again", self.login_command()),
+        )
     }
 }
 
@@ -156,17 +148,14 @@ impl Acquire for AzureCli {
                 .kill_on_drop(true);
             let child = command.spawn().map_err(|e| {
                 if e.kind() == std::io::ErrorKind::NotFound {
-                    GraphError::SignIn {
-                        credential: self.describe(),
-                        reason: "the Azure CLI (`az`) is not installed or not on PATH".into(),
-                        fix: format!(
+                    GraphError::sign_in(
+                        self.describe(),
+                        "the Azure CLI (`az`) is not installed or not on PATH",
+                        format!(
                             "install it (https://aka.ms/azure-cli), then run `{}`",
                             self.login_command()
                         ),
-                        error_codes: Vec::new(),
-                        trace_id: None,
-                        correlation_id: None,
-                    }
+                    )
                 } else {
                     sign_in(self, format!("cannot start `az`: {e}"))
                 }

@@ -163,14 +163,7 @@ impl<A: Acquire> Cached<A> {
 /// A [`GraphError::SignIn`] for a refusal found on this side (a missing file, a key that
 /// does not parse), with the kind's general fix.
 pub(crate) fn sign_in(source: &dyn Acquire, reason: impl Into<String>) -> GraphError {
-    GraphError::SignIn {
-        credential: source.describe(),
-        reason: reason.into(),
-        fix: source.kind().fix(&[]),
-        error_codes: Vec::new(),
-        trace_id: None,
-        correlation_id: None,
-    }
+    GraphError::sign_in(source.describe(), reason, source.kind().fix(&[]))
 }
 
 /// Transport failures, throttling and server errors from a token service.

@@ -25,7 +25,7 @@ use url::Url;
 use super::AccessToken;
 use super::cache::{Acquire, Cached, delegate_token_source, sign_in};
 use super::kind::CredentialKind;
-use super::token_endpoint::{client_or_error, parse_token, send};
+use super::token_endpoint::{client_or_error, http_client, parse_token, send};
 use crate::clock::SharedClock;
 use crate::error::{GraphError, auth_error};
 
@@ -139,20 +139,18 @@ impl ManagedIdentityCredential {
 /// A short connect timeout: off Azure, IMDS's address often swallows packets, and the
 /// operator should hear about it in seconds, not after the 30 s request timeout.
 fn mi_client(direct: bool) -> Result<reqwest::Client, String> {
-    let mut builder = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(Duration::from_secs(3))
-        .timeout(Duration::from_secs(30));
-    if direct {
-        builder = builder.no_proxy();
-    }
-    builder.build().map_err(|e| e.to_string())
+    http_client(
+        Duration::from_secs(30),
+        Some(Duration::from_secs(3)),
+        direct,
+    )
 }
 
 impl HostIdentity {
-    fn request(&self) -> Result<(reqwest::RequestBuilder, String), String> {
-        let http = self.http.as_ref().map_err(Clone::clone)?;
-        Ok(match &self.endpoint {
+    /// The token request for this host's protocol, and the endpoint as the operator
+    /// is told it.
+    fn request(&self, http: &reqwest::Client) -> (reqwest::RequestBuilder, String) {
+        match &self.endpoint {
             ManagedIdentityEndpoint::AppService { endpoint, header } => {
                 let mut url = endpoint.clone();
                 url.query_pairs_mut()
@@ -180,7 +178,7 @@ impl HostIdentity {
                 let shown = host.as_str().trim_end_matches('/').to_owned();
                 (http.get(url).header("Metadata", "true"), shown)
             }
-        })
+        }
     }
 }
 
@@ -191,8 +189,8 @@ impl Acquire for HostIdentity {
     ) -> BoxFuture<'a, Result<AccessToken, GraphError>> {
         Box::pin(async move {
             let client_request_id = uuid::Uuid::new_v4().to_string();
-            client_or_error(&self.http, &client_request_id)?;
-            let (request, shown) = self.request().map_err(|e| sign_in(self, e))?;
+            let http = client_or_error(&self.http, &client_request_id)?;
+            let (request, shown) = self.request(http);
             let asked_at = clock.now();
             let (status, body) = match send(
                 request,

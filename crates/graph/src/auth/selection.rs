@@ -105,14 +105,11 @@ impl SecretValue {
 }
 
 fn secret_refused(origin: &str, reason: String) -> GraphError {
-    GraphError::SignIn {
-        credential: format!("client secret ({origin})"),
+    GraphError::sign_in(
+        format!("client secret ({origin})"),
         reason,
-        fix: CredentialKind::Secret.fix(&[]),
-        error_codes: Vec::new(),
-        trace_id: None,
-        correlation_id: None,
-    }
+        CredentialKind::Secret.fix(&[]),
+    )
 }
 
 fn non_empty(value: Option<String>) -> Option<String> {
@@ -306,14 +303,11 @@ impl SignInSettings {
 
 /// A [`GraphError::SignIn`] for settings that cannot make a credential.
 fn not_configured(kind: Option<CredentialKind>, reason: String) -> GraphError {
-    GraphError::SignIn {
-        credential: kind.map_or_else(|| "no credential".to_owned(), |k| format!("--auth {k}")),
+    GraphError::sign_in(
+        kind.map_or_else(|| "no credential".to_owned(), |k| format!("--auth {k}")),
         reason,
-        fix: "see README, \"Signing in\", for what each way needs".into(),
-        error_codes: Vec::new(),
-        trace_id: None,
-        correlation_id: None,
-    }
+        "see README, \"Signing in\", for what each way needs",
+    )
 }
 
 #[cfg(test)]

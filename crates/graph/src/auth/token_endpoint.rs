@@ -39,7 +39,7 @@ impl TokenEndpoint {
     pub(crate) fn new(endpoints: &Endpoints, tenant: &str, client_id: &str) -> Self {
         let url = endpoints.token_url(tenant);
         TokenEndpoint {
-            http: http_client(Duration::from_secs(30), is_loopback(&url)),
+            http: http_client(Duration::from_secs(30), None, is_loopback(&url)),
             url,
             client_id: client_id.to_owned(),
             scope: endpoints.scope(),
@@ -48,7 +48,7 @@ impl TokenEndpoint {
 
     /// Change the request timeout (`Duration::ZERO` disables it, for paused-time tests).
     pub(crate) fn set_timeout(&mut self, timeout: Duration) {
-        self.http = http_client(timeout, is_loopback(&self.url));
+        self.http = http_client(timeout, None, is_loopback(&self.url));
     }
 
     /// One token request.
@@ -94,11 +94,19 @@ impl TokenEndpoint {
 }
 
 /// An HTTP client for a token service: never follows redirects (a token must not
-/// follow a Location header anywhere), bypasses proxies for loopback.
-pub(crate) fn http_client(timeout: Duration, direct: bool) -> Result<reqwest::Client, String> {
+/// follow a Location header anywhere), bypasses proxies for loopback; `connect` bounds
+/// the connection alone (managed identity's endpoint may swallow packets off Azure).
+pub(crate) fn http_client(
+    timeout: Duration,
+    connect: Option<Duration>,
+    direct: bool,
+) -> Result<reqwest::Client, String> {
     let mut builder = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
     if !timeout.is_zero() {
         builder = builder.timeout(timeout);
+    }
+    if let Some(connect) = connect {
+        builder = builder.connect_timeout(connect);
     }
     if direct {
         builder = builder.no_proxy();
@@ -151,7 +159,9 @@ struct TokenAnswer {
     expires_on: Option<serde_json::Value>,
 }
 
-fn seconds(value: Option<&serde_json::Value>) -> Option<i64> {
+/// A number of seconds given as a JSON number or a numeric string (token services
+/// write both).
+pub(crate) fn seconds(value: Option<&serde_json::Value>) -> Option<i64> {
     match value? {
         serde_json::Value::Number(n) => n.as_i64(),
         serde_json::Value::String(s) => s.trim().parse().ok(),
