@@ -124,7 +124,7 @@ pub async fn run(args: RevertArgs) -> anyhow::Result<ExitCode> {
         cancel: cancel.clone(),
         ..RevertExecOptions::default()
     };
-    let execution = revert::execute(&connection.client, &journal, &run, &exec_options, &|_| {});
+    let execution = revert::execute(&connection.client, &journal, &run, &exec_options);
     let settled_by = "the next revert settles them by reading the users back";
     let Some(execution) = interrupt::guarded(&cancel, execution, settled_by).await else {
         return Ok(interrupt::exit_code());

@@ -105,7 +105,6 @@ pub async fn execute(
     journal: &Journal,
     run: &RevertRunRecord,
     options: &RevertExecOptions,
-    on_result: &(dyn Fn(&RevertResult) + Sync),
 ) -> Result<RevertExecution, ExecuteError> {
     let shared = Shared {
         client,
@@ -126,11 +125,7 @@ pub async fn execute(
             if shared.stop.stopping() {
                 return (row, Ok(RowEnd::NotReached));
             }
-            let end = revert_row(shared, &record.entry).await;
-            if let Ok(RowEnd::Settled(result)) = &end {
-                on_result(result);
-            }
-            (row, end)
+            (row, revert_row(shared, &record.entry).await)
         })
         .buffer_unordered(options.concurrency.max(1))
         .collect()
@@ -690,15 +685,9 @@ mod settlement {
 
         // The POST reaches Graph and takes effect, but its answer is held past the
         // timeout; so is the read-back: the row stays pending, its step open.
-        let execution = execute(
-            &client,
-            &journal,
-            &run,
-            &RevertExecOptions::default(),
-            &|_| {},
-        )
-        .await
-        .unwrap();
+        let execution = execute(&client, &journal, &run, &RevertExecOptions::default())
+            .await
+            .unwrap();
         assert!(execution.results.is_empty(), "{execution:?}");
         assert_eq!(execution.pending.len(), 1, "{execution:?}");
         let steps = journal.steps(&run.id, None).unwrap();

@@ -122,15 +122,6 @@ impl RevertOutcome {
             RevertOutcome::Unverified => EntryOutcome::Unverified,
         }
     }
-
-    /// The outcome a journal entry records.
-    pub fn from_entry(outcome: EntryOutcome) -> RevertOutcome {
-        match outcome {
-            EntryOutcome::Converted => RevertOutcome::Reverted,
-            EntryOutcome::Failed => RevertOutcome::Failed,
-            EntryOutcome::Unverified => RevertOutcome::Unverified,
-        }
-    }
 }
 
 /// One reason a row is blocked, in words an admin can act on.
