@@ -237,6 +237,23 @@ impl Header {
     /// Resolves the header row's cells; `version_row` says whether a bulk-invite version
     /// row came before it. The error is the header line's message.
     pub(super) fn resolve(record: &csv::ByteRecord, version_row: bool) -> Result<Self, String> {
+        Self::resolve_for(record, version_row, false)
+    }
+
+    /// Resolves a header of which only the `user` column is read (`revert`'s input,
+    /// which may be `apply`'s own file): every other column, known or not, is read past.
+    pub(super) fn resolve_users(
+        record: &csv::ByteRecord,
+        version_row: bool,
+    ) -> Result<Self, String> {
+        Self::resolve_for(record, version_row, true)
+    }
+
+    fn resolve_for(
+        record: &csv::ByteRecord,
+        version_row: bool,
+        users_only: bool,
+    ) -> Result<Self, String> {
         let mut names = Vec::with_capacity(record.len());
         let mut headings = Vec::with_capacity(record.len());
         let mut bulk_invite = version_row;
@@ -244,7 +261,11 @@ impl Header {
             let name = std::str::from_utf8(raw)
                 .map_err(|_| format!("column {} is not valid UTF-8", index + 1))?
                 .trim();
-            let heading = resolve(name)?;
+            let heading = match resolve(name) {
+                Ok(Heading::Field(Column::User)) => Heading::Field(Column::User),
+                _ if users_only => Heading::Ignored,
+                resolved => resolved?,
+            };
             bulk_invite |= bracketed_key(name).is_some();
             if let Heading::Field(column) = heading
                 && let Some(earlier) = headings.iter().position(|h| *h == heading)
@@ -274,6 +295,15 @@ impl Header {
             fields,
             bulk_invite,
         };
+        if users_only {
+            return match header.index(Column::User) {
+                Some(_) => Ok(header),
+                None => Err(
+                    "no `user` column (the object id, UPN or mail of each user to revert)"
+                        .to_owned(),
+                ),
+            };
+        }
         if header.index(Column::User).is_none() && header.bulk_invite {
             return Err(
                 "the required column `user` is missing: the bulk-invite template has no \

@@ -164,15 +164,6 @@ pub enum InputError {
         /// What is wrong.
         message: String,
     },
-    /// The file as a whole can't be used: not UTF-8, or too large for what it should be
-    /// (`revert`'s list of users).
-    #[error("{path}: {message}")]
-    File {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        message: String,
-    },
     /// The file has no data rows (or nothing at all).
     #[error("{path}: the file has no data rows")]
     Empty {
@@ -199,22 +190,8 @@ pub const MAX_ROWS: usize = 1_000_000;
 /// How much the CSV reader asks for at a time (it buffers its source itself).
 const READ_BUFFER: usize = 64 * 1024;
 
-/// Whether a header cell names the `user` field: by any of its names (`UserPrincipalName`,
-/// `ObjectId`, …) or as the bulk-invite template's `[user]` key. `revert` reads the same
-/// files, so it finds the column the same way.
-///
-/// ```
-/// use b2b_convert_core::input::names_user_column;
-/// assert!(names_user_column("User Principal Name"));
-/// assert!(names_user_column("User to convert [user] Required"));
-/// assert!(!names_user_column("externalEmail"));
-/// ```
-pub fn names_user_column(heading: &str) -> bool {
-    columns::resolve(heading) == Ok(Heading::Field(Column::User))
-}
-
 /// Lower-case hex of a digest: how the journal keeps an input file's SHA-256.
-pub(crate) fn hex(digest: &[u8]) -> String {
+fn hex(digest: &[u8]) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -302,15 +279,54 @@ pub fn parse_input(path: &Path, bytes: &[u8]) -> Result<Input, InputError> {
     })
 }
 
+/// The users a file names in its `user` column, with their lines, and the hex SHA-256
+/// of the file: for `revert`, whose input may be `apply`'s own file (every other column
+/// is read past). The file's shape is read as [`read_input`] reads it (separators, a
+/// `sep=` line, the bulk-invite template's version row, physical line numbers), and so
+/// are the `user` cells.
+///
+/// ```
+/// let users = b2b_convert_core::input::parse_users(
+///     std::path::Path::new("revert.csv"),
+///     b"version:v1.0\nEmail [inviteeEmail],User to convert [user] Required\nx@f.com,ann@contoso.com\n",
+/// )
+/// .unwrap();
+/// assert_eq!(users.0, [(3, "ann@contoso.com".to_owned())]);
+/// ```
+pub fn read_users(path: &Path) -> Result<(Vec<(u64, String)>, String), InputError> {
+    let file = File::open(path).map_err(|error| InputError::Read {
+        path: path.to_owned(),
+        error,
+    })?;
+    let mut users = Vec::new();
+    let sha256 = scan_rows(path, file, true, parse_user, |user| users.push(user))?;
+    Ok((users, sha256))
+}
+
+/// [`read_users`] on bytes already read.
+pub fn parse_users(path: &Path, bytes: &[u8]) -> Result<(Vec<(u64, String)>, String), InputError> {
+    let mut users = Vec::new();
+    let sha256 = scan_rows(path, bytes, true, parse_user, |user| users.push(user))?;
+    Ok((users, sha256))
+}
+
 /// The CSV reader over a file's bytes, after its dialect was told.
 type Reader<R> = csv::Reader<Tracked<io::Chain<io::Cursor<Vec<u8>>, R>>>;
 
 /// Reads `source` to its end (or its first problem), handing each row to `sink`;
 /// returns the hex SHA-256 of the bytes read.
-fn scan<R: Read>(
+fn scan<R: Read>(path: &Path, source: R, sink: impl FnMut(InputRow)) -> Result<String, InputError> {
+    scan_rows(path, source, false, parse_row, sink)
+}
+
+/// [`scan`] for any reading: `users_only` reads the `user` column alone (every other
+/// column read past), and `parse` makes each row what the reader wants.
+fn scan_rows<R: Read, T>(
     path: &Path,
     mut source: R,
-    mut sink: impl FnMut(InputRow),
+    users_only: bool,
+    parse: impl Fn(&Path, u64, &Header, &csv::ByteRecord) -> Result<T, InputError>,
+    mut sink: impl FnMut(T),
 ) -> Result<String, InputError> {
     // The first bytes tell the dialect; they are then read again from memory, in front
     // of the rest, so the digest and the line count still see every byte once.
@@ -344,7 +360,7 @@ fn scan<R: Read>(
             bom,
         ));
 
-    let header = read_header(path, &mut reader, dialect.sep_line)?;
+    let header = read_header(path, &mut reader, dialect.sep_line, users_only)?;
     let mut record = csv::ByteRecord::new();
     let mut count = 0;
     loop {
@@ -375,7 +391,7 @@ fn scan<R: Read>(
                 message: format!("more than {MAX_ROWS} rows; split the file into several runs"),
             });
         }
-        sink(parse_row(path, line, &header, &record)?);
+        sink(parse(path, line, &header, &record)?);
         count += 1;
     }
     if count == 0 {
@@ -400,6 +416,7 @@ fn read_header<R: Read>(
     path: &Path,
     reader: &mut Reader<R>,
     sep_line: bool,
+    users_only: bool,
 ) -> Result<Header, InputError> {
     let mut record = csv::ByteRecord::new();
     let mut skip_sep_line = sep_line;
@@ -431,12 +448,92 @@ fn read_header<R: Read>(
             version_row = true;
             continue;
         }
-        return Header::resolve(&record, version_row).map_err(|message| InputError::Header {
+        let header = if users_only {
+            Header::resolve_users(&record, version_row)
+        } else {
+            Header::resolve(&record, version_row)
+        };
+        return header.map_err(|message| InputError::Header {
             path: path.to_owned(),
             line,
             message,
         });
     }
+}
+
+/// A row's cell in one column, in the file and line's words.
+struct Cells<'a> {
+    path: &'a Path,
+    line: u64,
+    header: &'a Header,
+    record: &'a csv::ByteRecord,
+}
+
+impl Cells<'_> {
+    fn error(&self, column: Column, message: String) -> InputError {
+        InputError::Field {
+            path: self.path.to_owned(),
+            line: self.line,
+            column: self
+                .header
+                .index(column)
+                .map_or(column.name(), |index| self.header.name(index))
+                .to_owned(),
+            message,
+        }
+    }
+
+    /// The trimmed text of `column`'s cell; `None` when the file has no such column or
+    /// the cell is empty.
+    fn get(&self, column: Column) -> Result<Option<String>, InputError> {
+        let Some(raw) = self
+            .header
+            .index(column)
+            .map(|index| self.record.get(index).unwrap_or_default())
+        else {
+            return Ok(None);
+        };
+        let text = std::str::from_utf8(raw)
+            .map_err(|_| self.error(column, "the cell is not valid UTF-8".into()))?;
+        let text = text.trim();
+        column
+            .check_length(text)
+            .map_err(|m| self.error(column, m))?;
+        if text
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+        {
+            return Err(self.error(column, "the cell holds control characters".into()));
+        }
+        Ok((!text.is_empty()).then(|| text.to_owned()))
+    }
+
+    /// The `user` cell, which every reading requires.
+    fn user(&self) -> Result<String, InputError> {
+        let user = self.get(Column::User)?.ok_or_else(|| {
+            self.error(Column::User, "empty; give an object id, UPN or mail".into())
+        })?;
+        if user.contains(['\n', '\r']) {
+            return Err(self.error(Column::User, "holds a line break".into()));
+        }
+        Ok(user)
+    }
+}
+
+/// A row of a file read for its `user` column alone: the line and the user.
+fn parse_user(
+    path: &Path,
+    line: u64,
+    header: &Header,
+    record: &csv::ByteRecord,
+) -> Result<(u64, String), InputError> {
+    let cells = Cells {
+        path,
+        line,
+        header,
+        record,
+    };
+    Ok((line, cells.user()?))
 }
 
 fn parse_row(
@@ -445,51 +542,19 @@ fn parse_row(
     header: &Header,
     record: &csv::ByteRecord,
 ) -> Result<InputRow, InputError> {
-    let field_error = |column: Column, message: String| InputError::Field {
-        path: path.to_owned(),
+    let cells = Cells {
+        path,
         line,
-        column: header
-            .index(column)
-            .map_or(column.name(), |index| header.name(index))
-            .to_owned(),
-        message,
+        header,
+        record,
     };
-    let raw = |column: Column| {
-        header
-            .index(column)
-            .map(|index| record.get(index).unwrap_or_default())
-    };
+    let field_error = |column: Column, message: String| cells.error(column, message);
     if header.bulk_invite {
         check_not_examples_row(header, record)
             .map_err(|(column, message)| field_error(column, message))?;
     }
-    let cell = |column: Column| -> Result<Option<String>, InputError> {
-        let Some(raw) = raw(column) else {
-            return Ok(None);
-        };
-        let text = std::str::from_utf8(raw)
-            .map_err(|_| field_error(column, "the cell is not valid UTF-8".into()))?;
-        let text = text.trim();
-        column
-            .check_length(text)
-            .map_err(|m| field_error(column, m))?;
-        if text
-            .chars()
-            .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
-        {
-            return Err(field_error(
-                column,
-                "the cell holds control characters".into(),
-            ));
-        }
-        Ok((!text.is_empty()).then(|| text.to_owned()))
-    };
-
-    let user = cell(Column::User)?
-        .ok_or_else(|| field_error(Column::User, "empty; give an object id, UPN or mail".into()))?;
-    if user.contains(['\n', '\r']) {
-        return Err(field_error(Column::User, "holds a line break".into()));
-    }
+    let cell = |column: Column| cells.get(column);
+    let user = cells.user()?;
     let external_email = cell(Column::ExternalEmail)?.ok_or_else(|| {
         field_error(
             Column::ExternalEmail,
