@@ -19,6 +19,10 @@ use crate::policy::Policies;
 use crate::query::{CONTACTS, GROUPS, ROLE_ELIGIBILITY_INSTANCES, USERS};
 use crate::tenant::{DirectoryRole, Tenant};
 
+/// What [`Directory::admin_standing`] says of a member or owner of a role-assignable
+/// group: no role name, so only the unrestricted admin roles may manage them.
+pub const ROLE_ASSIGNABLE_GROUP: &str = "member or owner of a role-assignable group";
+
 /// One `POST /invitations` the directory accepted.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -193,6 +197,45 @@ impl Directory {
             .iter()
             .filter(|r| r.members.iter().any(|m| m.eq_ignore_ascii_case(user_id)))
             .collect()
+    }
+
+    /// What makes a user an administrator for the rules on who may change or convert them
+    /// (graph-facts §2, the admin-target matrix): the names of the directory roles they
+    /// hold; the roles they are eligible for through PIM (whether Graph counts those is
+    /// undocumented: counted, the stricter choice); and, for a member or owner of a
+    /// role-assignable group, [`ROLE_ASSIGNABLE_GROUP`], which the matrix leaves to a
+    /// Privileged Authentication Administrator or Global Administrator.
+    pub fn admin_standing(&self, user_id: &str) -> Vec<String> {
+        let mut standing: Vec<String> = self
+            .roles_of(user_id)
+            .iter()
+            .map(|r| r.display_name.clone())
+            .collect();
+        for eligibility in self.role_eligibility.iter() {
+            if text(eligibility, "principalId").is_some_and(|p| p.eq_ignore_ascii_case(user_id))
+                && let Some(definition) = text(eligibility, "roleDefinitionId")
+                    .and_then(|id| crate::role_definitions::find(id, &self.roles))
+                && let Some(name) = definition.get("displayName").and_then(Value::as_str)
+                && !standing.iter().any(|s| s == name)
+            {
+                standing.push(name.to_owned());
+            }
+        }
+        let in_role_assignable_group = self
+            .membership
+            .groups_with_member(user_id)
+            .into_iter()
+            .chain(self.membership.groups_owned_by(user_id))
+            .any(|group_id| {
+                self.groups.iter().any(|g| {
+                    text(g, "id").is_some_and(|id| id.eq_ignore_ascii_case(group_id))
+                        && g.get("isAssignableToRole") == Some(&Value::Bool(true))
+                })
+            });
+        if in_role_assignable_group {
+            standing.push(ROLE_ASSIGNABLE_GROUP.to_owned());
+        }
+        standing
     }
 
     /// The first object other than `except_id` that already uses `address` as its mail, a

@@ -536,7 +536,9 @@ fn existing_user(
             "For app-only calls, the redemption status can't be reset if there are any roles assigned to the target user account.",
         ));
     }
-    if !may_manage_admin(&ctx.principal, &roles) {
+    let standing = dir.admin_standing(&user_id);
+    let standing: Vec<&str> = standing.iter().map(String::as_str).collect();
+    if !may_manage_admin(&ctx.principal, &standing) {
         return Err(GraphError::denied());
     }
     if text(user, "externalUserState") == Some("Accepted") && !req.reset {

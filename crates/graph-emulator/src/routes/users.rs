@@ -399,11 +399,8 @@ fn patch_user(app: &AppState, ctx: &Ctx, key: &str, body: &[u8]) -> Result<Respo
 
     let sensitive = changes.keys().any(|k| SENSITIVE.contains(&k.as_str()));
     if sensitive {
-        let role_names: Vec<&str> = dir
-            .roles_of(&user_id)
-            .iter()
-            .map(|r| r.display_name.as_str())
-            .collect();
+        let standing = dir.admin_standing(&user_id);
+        let role_names: Vec<&str> = standing.iter().map(String::as_str).collect();
         if !may_manage_admin(&ctx.principal, &role_names) {
             return Err(GraphError::denied());
         }

@@ -204,6 +204,25 @@ async fn sensitive_properties_of_admins_need_a_directory_role() {
         .assert_error(403, "Authorization_RequestDenied");
     assert_eq!(emu.patch(&lee, &global, other.clone()).await.status, 204);
 
+    // A member (Tess) or owner (Xavier) of a role-assignable group counts as an admin
+    // only the unrestricted roles may manage (graph-facts §2); a PIM-eligible User
+    // Administrator (Ravi) as one (stricter: Graph doesn't say).
+    for nn in [27, 31] {
+        let target = format!("v1.0/users/{}", uid(nn));
+        emu.patch(&target, &user_admin, other.clone())
+            .await
+            .assert_error(403, "Authorization_RequestDenied");
+        assert_eq!(emu.patch(&target, &global, other.clone()).await.status, 204);
+    }
+    let ravi = format!("v1.0/users/{}", uid(26));
+    emu.patch(&ravi, &plain, other.clone())
+        .await
+        .assert_error(403, "Authorization_RequestDenied");
+    assert_eq!(
+        emu.patch(&ravi, &user_admin, other.clone()).await.status,
+        204
+    );
+
     // passwordProfile needs at least User Administrator, for any target.
     let pw = json!({"passwordProfile": {"password": "N3w-Passw0rd!", "forceChangePasswordNextSignIn": true}});
     let adele = format!("v1.0/users/{}", uid(1));
