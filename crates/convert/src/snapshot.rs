@@ -808,6 +808,22 @@ mod tests {
                 _ => Ok(vec![]),
             });
         }
+        // The pre-flight's per-user facts, so that both ways of planning are compared
+        // on them too: an eligible admin, an unreadable eligibility, a role-group member.
+        let id = |i: usize| format!("c0000000-0000-4000-8000-{i:012}");
+        snapshot
+            .eligible
+            .insert(id(1), vec!["Global Administrator".into()]);
+        snapshot
+            .eligibility_failures
+            .insert(id(4), "403 Authorization_RequestDenied".into());
+        snapshot.role_groups.insert(
+            id(8),
+            vec![RoleGroupLink {
+                group: "Tier 0".into(),
+                owner: false,
+            }],
+        );
         snapshot
     }
 
@@ -835,9 +851,34 @@ mod tests {
             "already_invited",
             "invalid_email",
             "external_domain_is_verified",
+            "role_assignable_group",
         ] {
             assert!(codes.contains(code), "no {code} in {codes:?}");
         }
+        // Each pre-flight fact reached its row, both ways.
+        let reasons_of = |row: u64| -> Vec<&str> {
+            streamed
+                .entries
+                .iter()
+                .find(|e| e.row == row)
+                .map(|e| e.reasons.iter().map(|r| r.code.as_str()).collect())
+                .unwrap_or_default()
+        };
+        assert!(
+            reasons_of(2).contains(&"privileged_role"),
+            "{:?}",
+            reasons_of(2)
+        );
+        assert!(
+            reasons_of(5).contains(&"lookup_failed"),
+            "{:?}",
+            reasons_of(5)
+        );
+        assert!(
+            reasons_of(9).contains(&"role_assignable_group"),
+            "{:?}",
+            reasons_of(9)
+        );
         assert!(
             streamed
                 .entries
