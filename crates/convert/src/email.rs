@@ -100,6 +100,25 @@ pub fn domain_of(address: &str) -> Option<String> {
         .map(|(_, domain)| domain.to_ascii_lowercase())
 }
 
+/// Whether `domain` is `parent` or a subdomain of it, without regard to case (and
+/// without allocating: it runs for every row against every verified or listed domain).
+///
+/// ```
+/// use b2b_convert_core::email::is_within;
+/// assert!(is_within("eu.Contoso.com", "contoso.com"));
+/// assert!(is_within("contoso.com", "CONTOSO.com"));
+/// assert!(!is_within("notcontoso.com", "contoso.com"));
+/// ```
+pub fn is_within(domain: &str, parent: &str) -> bool {
+    let (d, p) = (domain.as_bytes(), parent.as_bytes());
+    if d.len() == p.len() {
+        return d.eq_ignore_ascii_case(p);
+    }
+    d.len() > p.len()
+        && d[d.len() - p.len() - 1] == b'.'
+        && d[d.len() - p.len()..].eq_ignore_ascii_case(p)
+}
+
 /// Graph compares directory addresses without regard to case.
 pub fn same_address(a: &str, b: &str) -> bool {
     a.eq_ignore_ascii_case(b)

@@ -1110,10 +1110,7 @@ fn capitalised(text: &str) -> String {
 pub(crate) fn verified_domain<'a>(domain: &str, verified: &'a [String]) -> Option<&'a str> {
     verified
         .iter()
-        .find(|v| {
-            let v = v.to_lowercase();
-            domain == v || domain.ends_with(&format!(".{v}"))
-        })
+        .find(|v| crate::email::is_within(domain, v))
         .map(String::as_str)
 }
 

@@ -217,12 +217,7 @@ impl DomainList {
 
     /// What the list says about `domain` (lower case).
     pub fn verdict(&self, domain: &str) -> DomainVerdict<'_> {
-        let under = |listed: &&String| {
-            domain == listed.as_str()
-                || domain
-                    .strip_suffix(listed.as_str())
-                    .is_some_and(|rest| rest.ends_with('.'))
-        };
+        let under = |listed: &&String| crate::email::is_within(domain, listed);
         if let Some(listed) = self.blocked.iter().find(under) {
             DomainVerdict::Denied(listed)
         } else if !self.allowed.is_empty() && !self.allowed.iter().any(|a| a == domain) {
