@@ -66,6 +66,22 @@ pub fn check_address(address: &str) -> Result<(), String> {
     check_domain(domain)
 }
 
+/// Checks a bare domain name (`--upn-domain`, a `--map-email` template's domain) by the
+/// rules an invited address's domain must meet.
+///
+/// ```
+/// use b2b_convert_core::email::check_domain_name;
+/// assert!(check_domain_name("fabrikam.com").is_ok());
+/// assert!(check_domain_name("fabrikam").is_err());
+/// assert!(check_domain_name("ann@fabrikam.com").is_err());
+/// ```
+pub fn check_domain_name(domain: &str) -> Result<(), String> {
+    if domain.is_empty() {
+        return Err("the domain is empty".into());
+    }
+    check_domain(domain)
+}
+
 fn check_domain(domain: &str) -> Result<(), String> {
     if domain.is_empty() {
         return Err("has no domain after the `@`".into());

@@ -138,14 +138,8 @@ pub async fn run(args: RevertArgs) -> anyhow::Result<ExitCode> {
 /// user, with the tenant's list in the message).
 fn check_domain(domain: &str) -> anyhow::Result<String> {
     let domain = domain.trim().to_lowercase();
-    let valid = domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && domain
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
-    if !valid {
-        bail!("--upn-domain {domain:?} is not a domain name (e.g. contoso.com)");
+    if let Err(reason) = b2b_convert_core::email::check_domain_name(&domain) {
+        bail!("--upn-domain {domain:?} is not a domain name such as contoso.com: {reason}");
     }
     Ok(domain)
 }
