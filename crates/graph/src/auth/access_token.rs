@@ -141,6 +141,12 @@ impl Acquire for TokenFile {
     fn describe(&self) -> String {
         format!("access token file {}", self.path.display())
     }
+
+    /// Never handed out in its last minute: the cache asks again by then, and the file's
+    /// token, if still the same, is refused (the run stops cleanly).
+    fn min_renewal_margin(&self) -> SignedDuration {
+        LAST_USE
+    }
 }
 
 delegate_token_source!(AccessTokenFileCredential);

@@ -29,6 +29,12 @@ pub(crate) trait Acquire: Send + Sync {
     /// The credential as an operator knows it, e.g. `client secret (AZURE_CLIENT_SECRET)`.
     /// Never a secret.
     fn describe(&self) -> String;
+    /// The least time before expiry at which a token is asked for again, whatever its
+    /// lifetime: a source that must never hand out a token in its last moments says so
+    /// here, and the cache keeps to it.
+    fn min_renewal_margin(&self) -> SignedDuration {
+        SignedDuration::ZERO
+    }
 }
 
 /// A credential with its token cache: the [`TokenSource`] the client uses.
@@ -114,7 +120,9 @@ impl<A: Acquire> Cached<A> {
         }
         let lifetime =
             Duration::try_from(token.expires_at.duration_since(asked_at)).unwrap_or(Duration::ZERO);
-        let margin = SignedDuration::try_from(renewal_margin(lifetime)).unwrap_or_default();
+        let margin = SignedDuration::try_from(renewal_margin(lifetime))
+            .unwrap_or_default()
+            .max(self.source.min_renewal_margin());
         let renew_at = token.expires_at.checked_sub(margin).unwrap_or(now);
         let mut guard = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         *guard = Some(Entry {

@@ -286,6 +286,23 @@ async fn access_token_file_is_reread_and_refused_in_its_last_minute() {
         start + 7200
     );
 
+    // A short-lived token (100 s left) is never handed out in its last minute either,
+    // though half its lifetime (the cache's usual margin) would allow 50 s more.
+    std::fs::write(&file, jwt(start + 7300)).unwrap();
+    clock.set(Timestamp::from_second(start + 7200).unwrap());
+    let short = b2b_graph::AccessTokenFileCredential::new(&file, "https://graph.microsoft.com")
+        .with_clock(clock.clone());
+    assert_eq!(
+        short.token().await.unwrap().expires_at.as_second(),
+        start + 7300
+    );
+    clock.set(Timestamp::from_second(start + 7245).unwrap());
+    let err = short.token().await.unwrap_err();
+    assert!(
+        err.to_string().contains("the run stops before it lapses"),
+        "{err}"
+    );
+
     // A token for another resource is refused up front.
     let other = jwt_with(json!({"aud": "https://management.azure.com", "exp": start + 7200}));
     std::fs::write(&file, other).unwrap();
