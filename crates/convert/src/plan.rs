@@ -190,6 +190,29 @@ pub struct PlanOptions {
 }
 
 impl PlanOptions {
+    /// The invitation a row sends: its own columns where it gives them, the run's
+    /// defaults otherwise (`row` `None`: a user named without a row, defaults only).
+    pub fn invitation_settings(&self, row: Option<&InputRow>) -> InvitationSettings {
+        InvitationSettings {
+            redirect_url: row
+                .and_then(|r| r.redirect_url.clone())
+                .unwrap_or_else(|| self.default_redirect_url.clone()),
+            send_email: !self.never_send_email
+                && row
+                    .and_then(|r| r.send_email)
+                    .unwrap_or(self.default_send_email),
+            message: row
+                .and_then(|r| r.message.clone())
+                .or_else(|| self.default_message.clone()),
+            cc: row
+                .and_then(|r| r.cc.clone())
+                .or_else(|| self.default_cc.clone()),
+            language: row
+                .and_then(|r| r.language.clone())
+                .or_else(|| self.default_language.clone()),
+        }
+    }
+
     /// The documented defaults: invitation email on, redirect to My Apps in this tenant.
     pub fn new(tenant_id: &str) -> Self {
         Self {
@@ -1158,23 +1181,7 @@ fn convert_actions(
         });
     }
     actions.push(Action::Invite {
-        settings: InvitationSettings {
-            redirect_url: row
-                .redirect_url
-                .clone()
-                .unwrap_or_else(|| options.default_redirect_url.clone()),
-            send_email: !options.never_send_email
-                && row.send_email.unwrap_or(options.default_send_email),
-            message: row
-                .message
-                .clone()
-                .or_else(|| options.default_message.clone()),
-            cc: row.cc.clone().or_else(|| options.default_cc.clone()),
-            language: row
-                .language
-                .clone()
-                .or_else(|| options.default_language.clone()),
-        },
+        settings: options.invitation_settings(Some(row)),
     });
     if let Some(to) = set_user_type {
         actions.push(Action::SetUserType { to: to.to_owned() });

@@ -7,7 +7,7 @@ use b2b_convert_core::clock;
 use b2b_convert_core::input;
 use b2b_convert_core::journal::Journal;
 use b2b_convert_core::permissions::Need;
-use b2b_convert_core::plan::{InvitationSettings, PlanOptions};
+use b2b_convert_core::plan::PlanOptions;
 use b2b_convert_core::reinvite::{self, Named, NamedOutcome, Reinvited};
 use b2b_convert_core::status;
 
@@ -71,36 +71,21 @@ pub async fn run(args: ReinviteArgs) -> anyhow::Result<ExitCode> {
 async fn named(args: &ReinviteArgs) -> anyhow::Result<ExitCode> {
     let connection = connect(&args.connection).await?;
     connection.require(&[Need::ReadUsers, Need::InviteExisting])?;
-    let defaults = PlanOptions::new(&connection.tenant_id);
-    let settings =
-        |redirect: Option<&String>, send: Option<bool>, message, cc, language| InvitationSettings {
-            redirect_url: redirect
-                .cloned()
-                .unwrap_or_else(|| defaults.default_redirect_url.clone()),
-            send_email: !args.no_email && send.unwrap_or(true),
-            message,
-            cc,
-            language,
-        };
+    let mut defaults = PlanOptions::new(&connection.tenant_id);
+    defaults.never_send_email = args.no_email;
     let mut targets: Vec<Named> = args
         .user
         .iter()
         .map(|reference| Named {
             reference: reference.clone(),
-            settings: settings(None, None, None, None, None),
+            settings: defaults.invitation_settings(None),
         })
         .collect();
     if let Some(path) = &args.input {
         let input = input::read_input(path)?;
         targets.extend(input.rows.iter().map(|row| Named {
             reference: row.user.clone(),
-            settings: settings(
-                row.redirect_url.as_ref(),
-                row.send_email,
-                row.message.clone(),
-                row.cc.clone(),
-                row.language.clone(),
-            ),
+            settings: defaults.invitation_settings(Some(row)),
         }));
     }
     if !confirm(
