@@ -319,7 +319,7 @@ impl GraphClient {
             let responses = self.batch(requests).await?;
             let now = self.options().clock.now();
             for ((id, path), resp) in chunk.iter().zip(paths).zip(responses) {
-                out.push((id.clone(), user_from_batch(resp, path, now)));
+                out.push((id.clone(), object_from_batch(resp, path, now)));
             }
         }
         Ok(out)
@@ -339,11 +339,13 @@ fn with_content_type(mut r: BatchRequest) -> BatchRequest {
     r
 }
 
-fn user_from_batch(
+/// One `$batch` item read as a single object: `Ok(None)` for a 404, the item's own
+/// error otherwise (`path` is its URL without query).
+pub(crate) fn object_from_batch<T: serde::de::DeserializeOwned>(
     r: BatchResponse,
     path: String,
     now: jiff::Timestamp,
-) -> Result<Option<User>, GraphError> {
+) -> Result<Option<T>, GraphError> {
     let request_id = r.header("request-id").map(str::to_string);
     if r.is_success() {
         let body = r.body.unwrap_or(serde_json::Value::Null);
@@ -362,7 +364,7 @@ fn user_from_batch(
 
 /// Map a failed batch item to [`GraphError::Api`] (`path` is the item's URL
 /// without query, relative to the version root).
-pub(crate) fn batch_item_error<T>(
+fn batch_item_error<T>(
     r: &BatchResponse,
     request_id: Option<String>,
     path: String,

@@ -352,21 +352,8 @@ impl GraphClient {
             let responses = self.batch(requests).await?;
             let now = self.options().clock.now();
             for (url, response) in chunk.iter().zip(responses) {
-                let request_id = response.header("request-id").map(str::to_owned);
-                let answer = if response.is_success() {
-                    serde_json::from_value(response.body.unwrap_or(serde_json::Value::Null))
-                        .map(Some)
-                        .map_err(|e| GraphError::Decode {
-                            message: e.to_string(),
-                            request_id,
-                        })
-                } else if response.status == 404 {
-                    Ok(None)
-                } else {
-                    let path = url.split('?').next().unwrap_or(url).to_owned();
-                    crate::batch::batch_item_error(&response, request_id, path, now)
-                };
-                out.push(answer);
+                let path = url.split('?').next().unwrap_or(url).to_owned();
+                out.push(crate::batch::object_from_batch(response, path, now));
             }
         }
         Ok(out)
